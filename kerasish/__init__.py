@@ -1,0 +1,25 @@
+"""kerasish: Keras-style models that compile to one jitted JAX function over one state pytree."""
+
+from kerasish import (
+    activations,
+    callbacks,
+    errors,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    optimizers,
+    regularizers,
+    utils,
+)
+from kerasish.errors import ConfigError, InputError, KerasishError, NotBuiltError, NotCompiledError
+from kerasish.layers import Input, KerasTensor, Layer
+from kerasish.models import Functional, Model, Sequential
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError", "Functional", "Input", "InputError", "KerasTensor", "KerasishError", "Layer", "Model",
+    "NotBuiltError", "NotCompiledError", "Sequential", "activations", "callbacks", "errors", "initializers",
+    "layers", "losses", "metrics", "optimizers", "regularizers", "utils",
+]

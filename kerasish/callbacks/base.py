@@ -1,0 +1,73 @@
+"""The Callback hook interface (as Keras) and the list that dispatches to callbacks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_HOOKS = [
+    f"on_{phase}_{edge}"
+    for phase in ("train", "epoch", "train_batch", "test", "test_batch", "predict", "predict_batch")
+    for edge in ("begin", "end")
+]
+
+
+class Callback:
+    """Base class of callbacks: override any ``on_*`` hook.
+
+    ``self.model`` is the model being trained, ``self.params`` holds
+    ``epochs``, ``steps`` and ``verbose``. Batch hooks receive logs whose values
+    are device scalars (``float(logs["loss"])`` fetches one); a callback that
+    does not override a batch hook costs nothing per batch.
+    """
+
+    def __init__(self):
+        self.model = None
+        self.params: dict[str, Any] = {}
+
+    def set_model(self, model) -> None:
+        self.model = model
+
+    def set_params(self, params: dict) -> None:
+        self.params = params
+
+    def on_train_begin(self, logs=None): ...
+    def on_train_end(self, logs=None): ...
+    def on_epoch_begin(self, epoch, logs=None): ...
+    def on_epoch_end(self, epoch, logs=None): ...
+    def on_train_batch_begin(self, batch, logs=None): ...
+    def on_train_batch_end(self, batch, logs=None): ...
+    def on_test_begin(self, logs=None): ...
+    def on_test_end(self, logs=None): ...
+    def on_test_batch_begin(self, batch, logs=None): ...
+    def on_test_batch_end(self, batch, logs=None): ...
+    def on_predict_begin(self, logs=None): ...
+    def on_predict_end(self, logs=None): ...
+    def on_predict_batch_begin(self, batch, logs=None): ...
+    def on_predict_batch_end(self, batch, logs=None): ...
+
+
+def _overrides(cb: Callback, hook: str) -> bool:
+    return getattr(type(cb), hook, None) is not getattr(Callback, hook)
+
+
+class CallbackList:
+    """Calls every callback's hook in order; batch hooks only reach callbacks that define them."""
+
+    def __init__(self, callbacks, model=None, params: dict | None = None):
+        self.callbacks = list(callbacks or [])
+        for cb in self.callbacks:
+            if model is not None:
+                cb.set_model(model)
+            if params is not None:
+                cb.set_params(params)
+        self._active = {hook: [cb for cb in self.callbacks if _overrides(cb, hook)] for hook in _HOOKS}
+
+    def wants(self, hook: str) -> bool:
+        return bool(self._active[hook])
+
+    def call(self, hook: str, *args) -> None:
+        for cb in self._active[hook]:
+            getattr(cb, hook)(*args)
+
+    def __iter__(self):
+        return iter(self.callbacks)

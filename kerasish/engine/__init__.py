@@ -1,0 +1,1 @@
+"""The training engine: state pytree, pure step functions, data adapters and loops."""

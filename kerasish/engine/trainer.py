@@ -1,0 +1,575 @@
+"""compile / fit / evaluate / predict over one state pytree and jitted pure steps.
+
+The state a step sees is one dict::
+
+    {"trainable": [...], "non_trainable": [...], "optimizer": optax state,
+     "metrics": metric accumulators, "rng": PRNG key, "step": int32}
+
+``train_step(state, batch) -> (state, logs)`` is jitted once per model (with the
+state donated); while ``fit`` runs, the model's variables are bound to the live
+state, so a callback that reads or sets weights sees and changes the real ones.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from kerasish import losses as losses_mod
+from kerasish import optimizers as optimizers_mod
+from kerasish.backend import LiveState, StatelessScope
+from kerasish.callbacks.base import Callback, CallbackList
+from kerasish.callbacks.history import History
+from kerasish.callbacks.progress import ProgbarLogger
+from kerasish.engine import adapters
+from kerasish.engine.compile_utils import CompiledLoss, CompiledMetrics
+from kerasish.errors import ConfigError, InputError, NotCompiledError
+from kerasish.utils.random import next_key, numpy_rng
+
+
+def _first_leaf(x):
+    return jax.tree.leaves(x)[0]
+
+
+class Trainer:
+    """The training half of :class:`kerasish.Model` (mixed into it)."""
+
+    def _init_trainer(self) -> None:
+        self.compiled = False
+        self.optimizer = None
+        self.stop_training = False
+        self.history = None
+        self._opt_state = None
+        self._opt_partition = None
+        self._rng = None
+        self._step_count = None
+        self._fn_cache: dict = {}
+        self._compile_args: dict = {}
+        self._compiled_loss = None
+        self._compiled_metrics = None
+
+    # -- compile -------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
+        """Configure the model for training (Keras arguments).
+
+        Args:
+            optimizer: name ("adam", "sgd", ...) or a ``kerasish.optimizers`` instance.
+            loss: name, ``kerasish.losses`` instance or callable; a list/dict gives one per output.
+            loss_weights: scalars (list/dict) weighting each output's loss in the total.
+            metrics: names or metric objects; for several outputs a list per output or a dict.
+            weighted_metrics: like ``metrics``, but weighted by ``sample_weight``/``class_weight``.
+            run_eagerly: if True, steps run without ``jax.jit`` (for debugging).
+            steps_per_execution: accepted for Keras compatibility; fused multi-step execution comes later.
+            jit_compile: accepted for Keras compatibility (steps are always jitted unless run_eagerly).
+        """
+        if loss is None:
+            raise ConfigError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'.")
+        if not (steps_per_execution == "auto" or (isinstance(steps_per_execution, int) and steps_per_execution >= 1)):
+            raise ConfigError(f"steps_per_execution must be a positive int or 'auto', got {steps_per_execution!r}.")
+        self.optimizer = optimizers_mod.get(optimizer)
+        # Resolve names now so that a bad loss or metric fails at compile time.
+        if not isinstance(loss, (list, tuple, dict)):
+            losses_mod.get(loss)
+        self._compile_args = dict(loss=loss, loss_weights=loss_weights, metrics=metrics,
+                                  weighted_metrics=weighted_metrics)
+        self.run_eagerly = bool(run_eagerly)
+        self.steps_per_execution = steps_per_execution
+        self._tx = self.optimizer.build()
+        self._opt_state = None
+        self._opt_partition = None
+        self._fn_cache = {}
+        self._compiled_loss = None
+        self._compiled_metrics = None
+        self.compiled = True
+        if self.built:
+            self._resolve_compile()
+
+    def _assert_compiled(self, what: str) -> None:
+        if not self.compiled:
+            raise NotCompiledError(f"You must call model.compile(...) before model.{what}().")
+
+    def _resolve_compile(self) -> None:
+        if self._compiled_loss is not None:
+            return
+        names = self.output_names
+        shapes = self._output_shapes()
+        args = self._compile_args
+        self._compiled_loss = CompiledLoss(args["loss"], args["loss_weights"], names)
+        self._compiled_metrics = CompiledMetrics(args["metrics"], args["weighted_metrics"], self._compiled_loss, shapes)
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return self._compiled_metrics.names if self._compiled_metrics else []
+
+    # -- structure helpers ---------------------------------------------------------------------
+    def _flatten_outputs(self, y) -> list:
+        names = self.output_names
+        if isinstance(y, dict):
+            return [y[n] for n in names]
+        if isinstance(y, (list, tuple)):
+            return list(y)
+        return [y]
+
+    def _flatten_y(self, y) -> list:
+        names = self.output_names
+        if y is None:
+            raise InputError("fit/evaluate need targets: y is None (or the batches carry no y).")
+        if isinstance(y, dict):
+            missing = [n for n in names if n not in y and self._compiled_loss.loss_for(names.index(n)) is not None]
+            extra = sorted(set(y) - set(names))
+            if missing or extra:
+                raise InputError(f"y is a dict with keys {sorted(y)}, but the model's outputs are {names}.")
+            return [y.get(n) for n in names]
+        if isinstance(y, (list, tuple)) and len(names) > 1:
+            if len(y) != len(names):
+                raise InputError(f"y has {len(y)} entries, but the model has {len(names)} outputs {names}.")
+            return list(y)
+        if len(names) > 1:
+            raise InputError(f"The model has {len(names)} outputs {names}: give y as a list or a dict of arrays.")
+        return [y]
+
+    def _flatten_sample_weight(self, sw, n: int, y_flat: list, class_weight) -> list:
+        names = self.output_names
+        if sw is None:
+            flat = [None] * len(names)
+        elif isinstance(sw, dict):
+            flat = [sw.get(name) for name in names]
+        elif isinstance(sw, (list, tuple)):
+            flat = list(sw)
+        else:
+            flat = [sw] * len(names)
+        out = []
+        for i, w in enumerate(flat):
+            w = np.ones((n,), np.float32) if w is None else np.asarray(w, np.float32)
+            if class_weight is not None:
+                w = w * self._class_weights(class_weight, y_flat[i])
+            out.append(w)
+        return out
+
+    def _class_weights(self, class_weight: dict, y) -> np.ndarray:
+        if len(self.output_names) > 1:
+            raise InputError("class_weight is only supported for models with a single output.")
+        y = np.asarray(y)
+        labels = np.argmax(y, axis=-1) if (y.ndim > 1 and y.shape[-1] > 1) else y.reshape(y.shape[0], -1)[:, 0]
+        labels = labels.astype(np.int64)
+        table = np.ones((max(int(max(class_weight)), int(labels.max(initial=0))) + 1,), np.float32)
+        for k, v in class_weight.items():
+            table[int(k)] = float(v)
+        return table[labels]
+
+    def _prepare_batch(self, x, y, sw, class_weight=None):
+        n = int(_first_leaf(x).shape[0])
+        y_flat = self._flatten_y(y)
+        sw_flat = self._flatten_sample_weight(sw, n, y_flat, class_weight)
+        return jax.device_put((x, y_flat, sw_flat))
+
+    # -- checks on the host, before any compute ------------------------------------------------
+    def _check_batch_data(self, x, y=None) -> None:
+        self._check_x(x)
+        if y is not None:
+            self._check_y(self._flatten_y(y))
+
+    def _check_y(self, y_flat: list) -> None:
+        shapes = self._output_shapes()
+        names = self.output_names
+        for i, y in enumerate(y_flat):
+            loss = self._compiled_loss.loss_for(i)
+            if y is None or loss is None:
+                continue
+            y = np.asarray(y)
+            out_shape = shapes[i]
+            if losses_mod.is_sparse_categorical(loss):
+                classes = out_shape[-1]
+                if classes is None or y.size == 0:
+                    continue
+                ignore = getattr(loss, "ignore_class", None)
+                valid = y if ignore is None else y[y != ignore]
+                lo, hi = (valid.min(), valid.max()) if valid.size else (0, 0)
+                if lo < 0 or hi >= classes:
+                    raise InputError(
+                        f"Output {names[i]!r} has {classes} classes, so sparse labels must be in [0, {classes - 1}], "
+                        f"but y has labels in [{lo}, {hi}]."
+                    )
+            elif losses_mod.is_categorical(loss) and y.ndim >= 2 and tuple(y.shape[1:]) != tuple(out_shape[1:]):
+                raise InputError(
+                    f"Output {names[i]!r} has shape {tuple(out_shape)} but y has shape {y.shape}: categorical "
+                    "crossentropy needs one-hot targets (use sparse_categorical_crossentropy for integer labels)."
+                )
+
+    def _check_x(self, x) -> None:
+        specs = self._input_specs()
+        if specs is None:
+            return
+        given = self._flatten_inputs(x)
+        if len(given) != len(specs):
+            raise InputError(f"Model {self.name!r} expects {len(specs)} input(s) {[n for n, _ in specs]}, "
+                             f"but x has {len(given)}.")
+        for (name, shape), arr in zip(specs, given):
+            got = tuple(np.shape(arr))
+            if len(got) != len(shape) or any(s is not None and s != g for s, g in zip(shape[1:], got[1:])):
+                raise InputError(
+                    f"Input {name!r} of model {self.name!r} expects samples of shape {tuple(shape[1:])}, "
+                    f"but x has samples of shape {got[1:]} (x.shape={got})."
+                )
+
+    def _flatten_inputs(self, x) -> list:
+        names = [n for n, _ in (self._input_specs() or [])]
+        if isinstance(x, dict):
+            missing = [n for n in names if n not in x]
+            if missing:
+                raise InputError(f"x is a dict with keys {sorted(x)}, but the model's inputs are {names}.")
+            return [x[n] for n in names]
+        if isinstance(x, (list, tuple)):
+            return list(x)
+        return [x]
+
+    # -- pure functions ------------------------------------------------------------------------
+    def stateless_call(self, trainable: list, non_trainable: list, x, training: bool = False, rng=None):
+        """Run the model as a pure function of variable values: returns ``(y_pred, new_non_trainable)``."""
+        tw, ntw = self._state_vars
+        values = {id(v): a for v, a in zip(tw, trainable)}
+        values.update({id(v): a for v, a in zip(ntw, non_trainable)})
+        with StatelessScope(values, rng=rng, training=training) as scope:
+            y = self(x, training=training)
+        return y, [scope.values[id(v)] for v in ntw]
+
+    def compute_loss(self, trainable: list, y_true: list, y_pred, sample_weight: list):
+        """Total loss (with weight regularization) and per-output losses, as pure JAX."""
+        total, per_output = self._compiled_loss(y_true, self._flatten_outputs(y_pred), sample_weight)
+        tw, _ = self._state_vars
+        for var, value in zip(tw, trainable):
+            if var.regularizer is not None:
+                total = total + var.regularizer(value)
+        return total, per_output
+
+    def optimizer_init(self, trainable: list):
+        """The optimizer state for the trainable values (override with several optimizers)."""
+        return self._tx.init(trainable)
+
+    def optimizer_apply(self, grads: list, opt_state, trainable: list):
+        """One optimizer update: returns ``(new_trainable, new_opt_state)``."""
+        updates, opt_state = self._tx.update(grads, opt_state, trainable)
+        return optax.apply_updates(trainable, updates), opt_state
+
+    def update_metrics(self, metric_state, loss, per_output_loss, y_true: list, y_pred, sample_weight: list,
+                       batch_size):
+        return self._compiled_metrics.update(metric_state, loss, per_output_loss, y_true,
+                                             self._flatten_outputs(y_pred), sample_weight, batch_size)
+
+    def compute_metrics(self, metric_state) -> dict:
+        return self._compiled_metrics.results(metric_state)
+
+    def train_step(self, state: dict, batch) -> tuple[dict, dict]:
+        """One training step: ``(state, (x, y, sample_weight)) -> (state, logs)``. Pure; override to customize.
+
+        ``y`` and ``sample_weight`` are lists with one entry per output.
+        """
+        x, y, sw = batch
+        rng, step_rng = jax.random.split(state["rng"])
+
+        def loss_fn(trainable):
+            y_pred, new_nt = self.stateless_call(trainable, state["non_trainable"], x, training=True, rng=step_rng)
+            loss, per_output = self.compute_loss(trainable, y, y_pred, sw)
+            return loss, (y_pred, new_nt, per_output)
+
+        (loss, (y_pred, new_nt, per_output)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["trainable"])
+        trainable, opt_state = self.optimizer_apply(grads, state["optimizer"], state["trainable"])
+        metrics = self.update_metrics(state["metrics"], loss, per_output, y, y_pred, sw, _first_leaf(x).shape[0])
+        new_state = {**state, "trainable": trainable, "non_trainable": new_nt, "optimizer": opt_state,
+                     "metrics": metrics, "rng": rng, "step": state["step"] + 1}
+        return new_state, self.compute_metrics(metrics)
+
+    def test_step(self, state: dict, batch) -> tuple[dict, dict]:
+        """One evaluation step: updates only the metric state."""
+        x, y, sw = batch
+        y_pred, _ = self.stateless_call(state["trainable"], state["non_trainable"], x, training=False)
+        loss, per_output = self.compute_loss(state["trainable"], y, y_pred, sw)
+        metrics = self.update_metrics(state["metrics"], loss, per_output, y, y_pred, sw, _first_leaf(x).shape[0])
+        return {**state, "metrics": metrics}, self.compute_metrics(metrics)
+
+    def predict_step(self, state: dict, x):
+        """Inference on one batch of inputs."""
+        y_pred, _ = self.stateless_call(state["trainable"], state["non_trainable"], x, training=False)
+        return y_pred
+
+    # -- state ---------------------------------------------------------------------------------
+    def _partition(self):
+        tw = self.trainable_weights
+        ids = {id(v) for v in tw}
+        ntw = [v for v in self.weights if id(v) not in ids]
+        return tw, ntw
+
+    def _jitted(self, kind: str):
+        tw, ntw = self._partition()
+        key = (kind, tuple(map(id, tw)), tuple(map(id, ntw)))
+        fn = self._fn_cache.get(key)
+        if fn is None:
+            raw = {"train": self.train_step, "test": self.test_step, "predict": self.predict_step}[kind]
+            if self.run_eagerly:
+                fn = raw
+            else:
+                fn = jax.jit(raw, donate_argnums=0 if kind == "train" else ())
+            self._fn_cache[key] = fn
+        self._state_vars = (tw, ntw)
+        return fn
+
+    def _make_state(self, with_optimizer: bool) -> dict:
+        tw, ntw = self._state_vars
+        trainable = [v.value for v in tw]
+        state = {"trainable": trainable, "non_trainable": [v.value for v in ntw]}
+        if with_optimizer:
+            partition = tuple(map(id, tw))
+            if self._opt_state is None or self._opt_partition != partition:
+                self._opt_state = self.optimizer_init(trainable)
+                self._opt_partition = partition
+            if self._rng is None:
+                self._rng = next_key()
+                self._step_count = jnp.zeros((), jnp.int32)
+            state.update(optimizer=self._opt_state, rng=self._rng, step=self._step_count)
+        state["metrics"] = self._compiled_metrics.init_state()
+        return state
+
+    def _bind(self, state: dict) -> LiveState:
+        tw, ntw = self._state_vars
+        # Copies: the step donates its input buffers, which the variables must not lose.
+        state = {**state, "trainable": [jnp.array(a, copy=True) for a in state["trainable"]],
+                 "non_trainable": [jnp.array(a, copy=True) for a in state["non_trainable"]]}
+        live = LiveState(state, tw, ntw)
+        for v in tw + ntw:
+            v._bind(live)
+        return live
+
+    def _unbind(self, live: LiveState) -> None:
+        tw, ntw = self._state_vars
+        for v in tw + ntw:
+            v._unbind()
+        self._opt_state = live.state["optimizer"]
+        self._rng = live.state["rng"]
+        self._step_count = live.state["step"]
+
+    # -- building from data ------------------------------------------------------------------------
+    def _prepare_model(self, sample_x) -> None:
+        if not self.built:
+            self._build_from_data(sample_x)
+        self._resolve_compile()
+
+    def _build_from_data(self, x) -> None:
+        def spec(a):
+            return (None,) + tuple(np.shape(a)[1:])
+
+        if isinstance(x, dict):
+            shape = {k: spec(v) for k, v in x.items()}
+        elif isinstance(x, (list, tuple)):
+            shape = [spec(v) for v in x]
+        else:
+            shape = spec(x)
+        self.build(shape)
+
+    def _peek(self, data):
+        """The first batch's (x, y) (for arrays: all of them), without losing it."""
+        if isinstance(data, adapters.ArrayData):
+            return data.x, data.y
+        x, y, _ = data.peek()
+        return x, y
+
+    # -- fit / evaluate / predict -----------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1,
+            check_finite=False):
+        """Train the model (Keras arguments); returns a :class:`~kerasish.callbacks.History`.
+
+        ``check_finite=True`` (a kerasish addition) rejects NaN/inf in the data before training.
+        """
+        self._assert_compiled("fit")
+        if not isinstance(epochs, int) or epochs < 0:
+            raise InputError(f"epochs must be a non-negative integer, got {epochs!r}.")
+        if validation_split and validation_data is None:
+            if not adapters.is_array_struct(x):
+                raise InputError("validation_split is only supported for array inputs; use validation_data.")
+            (x, y, sample_weight), validation_data = adapters.split_validation(x, y, sample_weight, validation_split)
+        data = adapters.make_data(x, y, sample_weight, batch_size, shuffle, steps_per_epoch,
+                                  check_finite=check_finite)
+        sample_x, sample_y = self._peek(data)
+        self._prepare_model(sample_x)
+        self._check_batch_data(sample_x, sample_y)
+        val = None
+        if validation_data is not None:
+            val = self._validation_data(validation_data, validation_batch_size or batch_size, validation_steps,
+                                        check_finite)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        history = History()
+        cbs = [history] + ([ProgbarLogger(verbose)] if verbose else []) + list(callbacks or [])
+        for cb in callbacks or []:
+            if not isinstance(cb, Callback):
+                raise InputError(f"callbacks must be kerasish.callbacks.Callback instances, got {type(cb).__name__}.")
+        callback_list = CallbackList(cbs, model=self, params={"epochs": epochs, "steps": data.steps,
+                                                               "verbose": verbose})
+        train_fn = self._jitted("train")
+        live = self._bind(self._make_state(with_optimizer=True))
+        rng = numpy_rng()
+        self.stop_training = False
+        self.history = history
+        wants_begin = callback_list.wants("on_train_batch_begin")
+        try:
+            callback_list.call("on_train_begin", {})
+            for epoch in range(initial_epoch, epochs):
+                live.state = {**live.state, "metrics": self._compiled_metrics.init_state()}
+                callback_list.call("on_epoch_begin", epoch, {})
+                logs = None
+                for step, (bx, by, bsw) in enumerate(data.batches(rng)):
+                    if wants_begin:
+                        callback_list.call("on_train_batch_begin", step, {})
+                    if step > 0 and not isinstance(data, adapters.ArrayData):
+                        self._check_batch_data(bx, by)
+                    batch = self._prepare_batch(bx, by, bsw, class_weight)
+                    live.state, logs = train_fn(live.state, batch)
+                    callback_list.call("on_train_batch_end", step, logs)
+                    if self.stop_training:
+                        break
+                if logs is None:
+                    warnings.warn("Your input ran out of data: training stopped.", stacklevel=2)
+                    break
+                epoch_logs = {k: float(v) for k, v in logs.items()}
+                if val is not None and self._should_validate(epoch, validation_freq):
+                    val_logs = self._run_evaluate(val, callbacks=None)
+                    epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                callback_list.call("on_epoch_end", epoch, epoch_logs)
+                if self.stop_training or getattr(data, "exhausted", False):
+                    break
+            callback_list.call("on_train_end", {})
+        finally:
+            self._unbind(live)
+        return history
+
+    @staticmethod
+    def _should_validate(epoch: int, freq) -> bool:
+        if isinstance(freq, int):
+            return (epoch + 1) % freq == 0
+        return (epoch + 1) in freq
+
+    def _validation_data(self, validation_data, batch_size, steps, check_finite):
+        if isinstance(validation_data, tuple) and len(validation_data) in (2, 3) and \
+                adapters.is_array_struct(validation_data[0]):
+            vx, vy, vsw = (tuple(validation_data) + (None,))[:3]
+            data = adapters.make_data(vx, vy, vsw, batch_size, False, steps, check_finite=check_finite)
+            self._check_batch_data(data.x, data.y)
+            return data
+        if isinstance(validation_data, tuple):
+            raise InputError("validation_data must be (x_val, y_val[, sample_weight]) or an iterable of batches.")
+        return adapters.make_data(validation_data, steps=steps, check_finite=check_finite)
+
+    def _run_evaluate(self, data, callbacks: CallbackList | None) -> dict:
+        test_fn = self._jitted("test")
+        state = self._make_state(with_optimizer=False)
+        logs = None
+        for step, (bx, by, bsw) in enumerate(data.batches()):
+            if callbacks is not None:
+                callbacks.call("on_test_batch_begin", step, {})
+            if not isinstance(data, adapters.ArrayData):
+                self._check_batch_data(bx, by)
+            state, logs = test_fn(state, self._prepare_batch(bx, by, bsw))
+            if callbacks is not None:
+                callbacks.call("on_test_batch_end", step, logs)
+        if logs is None:
+            raise InputError("evaluate() got no batches.")
+        return {k: float(v) for k, v in logs.items()}
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False, check_finite=False):
+        """Loss and metrics on the data: a list ``[loss, *metrics]`` (or a dict with ``return_dict=True``)."""
+        self._assert_compiled("evaluate")
+        data = adapters.make_data(x, y, sample_weight, batch_size, False, steps, check_finite=check_finite)
+        sample_x, sample_y = self._peek(data)
+        self._prepare_model(sample_x)
+        self._check_batch_data(sample_x, sample_y)
+        self._jitted("test")
+        cbl = CallbackList(callbacks, model=self, params={"steps": data.steps, "verbose": verbose})
+        cbl.call("on_test_begin", {})
+        logs = self._run_evaluate(data, cbl)
+        cbl.call("on_test_end", logs)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, check_finite=False):
+        """Model outputs for the inputs, as NumPy arrays (batches concatenated)."""
+        data = adapters.make_data(x, None, None, batch_size, False, steps, allow_x_only=True,
+                                  check_finite=check_finite)
+        sample_x, _ = self._peek(data)
+        if not self.built:
+            self._build_from_data(sample_x)
+        self._check_x(sample_x)
+        if self.compiled:
+            self._resolve_compile()
+        predict_fn = self._jitted("predict")
+        tw, ntw = self._state_vars
+        state = {"trainable": [v.value for v in tw], "non_trainable": [v.value for v in ntw]}
+        cbl = CallbackList(callbacks, model=self, params={"steps": data.steps, "verbose": verbose})
+        cbl.call("on_predict_begin", {})
+        outputs = []
+        for step, (bx, _, _) in enumerate(data.batches()):
+            cbl.call("on_predict_batch_begin", step, {})
+            if not isinstance(data, adapters.ArrayData):
+                self._check_x(bx)
+            out = predict_fn(state, jax.device_put(bx))
+            outputs.append(out)
+            cbl.call("on_predict_batch_end", step, {"outputs": out})
+        if not outputs:
+            raise InputError("predict() got no batches.")
+        cbl.call("on_predict_end", {})
+        return jax.tree.map(lambda *parts: np.concatenate([np.asarray(p) for p in parts], axis=0), *outputs)
+
+    # -- single batches ---------------------------------------------------------------------------
+    def _single_batch(self, x, y, sample_weight):
+        data = adapters.make_data(x, y, sample_weight, batch_size=None, allow_x_only=y is None)
+        if not isinstance(data, adapters.ArrayData):
+            raise InputError("*_on_batch methods take arrays (or lists/dicts of arrays).")
+        data.batch_size = data.n
+        self._prepare_model(data.x) if self.compiled else None
+        return data
+
+    def _format_logs(self, logs: dict, return_dict: bool):
+        logs = {k: float(v) for k, v in logs.items()}
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One training step on one batch; returns that batch's loss and metrics."""
+        self._assert_compiled("train_on_batch")
+        data = self._single_batch(x, y, sample_weight)
+        self._check_batch_data(data.x, data.y)
+        train_fn = self._jitted("train")
+        live = self._bind(self._make_state(with_optimizer=True))
+        try:
+            batch = self._prepare_batch(data.x, data.y, data.sample_weight, class_weight)
+            live.state, logs = train_fn(live.state, batch)
+        finally:
+            self._unbind(live)
+        return self._format_logs(logs, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Loss and metrics on one batch."""
+        self._assert_compiled("test_on_batch")
+        data = self._single_batch(x, y, sample_weight)
+        self._check_batch_data(data.x, data.y)
+        test_fn = self._jitted("test")
+        _, logs = test_fn(self._make_state(with_optimizer=False),
+                          self._prepare_batch(data.x, data.y, data.sample_weight))
+        return self._format_logs(logs, return_dict)
+
+    def predict_on_batch(self, x):
+        """Model outputs for one batch of inputs."""
+        return self.predict(x, batch_size=int(_first_leaf(x).shape[0]) if hasattr(_first_leaf(x), "shape") else None,
+                            verbose=0)
+
+

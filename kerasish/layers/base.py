@@ -1,0 +1,354 @@
+"""The Layer base class: Keras's user contract over pure, scope-resolved variables."""
+
+from __future__ import annotations
+
+import collections
+import inspect
+import re
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from kerasish import initializers, regularizers
+from kerasish.backend import StatelessScope, Variable, current_scope
+from kerasish.errors import ConfigError, InputError, NotBuiltError
+from kerasish.layers.symbolic import KerasTensor, Node, any_symbolic, is_keras_tensor, to_spec
+from kerasish.utils.random import next_key
+
+_NAME_COUNTS: collections.Counter = collections.Counter()
+
+
+def unique_name(prefix: str) -> str:
+    """``dense``, ``dense_1``, ``dense_2``, ... as Keras names layers."""
+    n = _NAME_COUNTS[prefix]
+    _NAME_COUNTS[prefix] += 1
+    return prefix if n == 0 else f"{prefix}_{n}"
+
+
+def to_snake_case(name: str) -> str:
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+
+
+_BASE_KWARGS = ("input_shape", "batch_input_shape", "batch_size", "input_dim")
+
+
+def shape_of(x) -> Any:
+    """The shape (tuple) of an array, or a structure of shapes for a structure of arrays."""
+    if isinstance(x, (list, tuple)):
+        return [shape_of(t) for t in x]
+    if isinstance(x, dict):
+        return {k: shape_of(v) for k, v in x.items()}
+    return tuple(x.shape)
+
+
+class Layer:
+    """Base class of all layers.
+
+    Subclasses create weights in ``build(input_shape)`` with :meth:`add_weight`
+    and compute in ``call(inputs, training=None)``. A layer builds itself on its
+    first call, when the input shape is known, so ``Dense(64)`` needs no input size.
+
+    Args:
+        name: unique name; by default the snake-cased class name with a counter.
+        trainable: whether the layer's weights are updated by training.
+        dtype: the dtype of the weights (float32 by default).
+        input_shape: on the first layer of a ``Sequential``, the shape of one sample.
+    """
+
+    def __init__(self, *, name: str | None = None, trainable: bool = True, dtype=None, **kwargs):
+        object.__setattr__(self, "_layers", [])
+        object.__setattr__(self, "_tracking", True)
+        unknown = set(kwargs) - set(_BASE_KWARGS)
+        if unknown:
+            raise ConfigError(
+                f"{type(self).__name__} got unexpected keyword argument(s) {sorted(unknown)}."
+            )
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self._trainable = bool(trainable)
+        self.dtype = jnp.dtype(dtype or "float32")
+        self.built = False
+        self._trainable_vars: list[Variable] = []
+        self._non_trainable_vars: list[Variable] = []
+        self._inbound_nodes: list[Node] = []
+        self._build_shape = None
+        self._batch_input_shape = None
+        if kwargs.get("batch_input_shape") is not None:
+            self._batch_input_shape = tuple(kwargs["batch_input_shape"])
+        elif kwargs.get("input_shape") is not None:
+            self._batch_input_shape = (kwargs.get("batch_size"),) + tuple(kwargs["input_shape"])
+        elif kwargs.get("input_dim") is not None:
+            self._batch_input_shape = (kwargs.get("batch_size"), int(kwargs["input_dim"]))
+        try:
+            params = inspect.signature(self.call).parameters
+        except (TypeError, ValueError):
+            params = {}
+        self._call_has_training = "training" in params
+
+    # -- attribute tracking: sublayers assigned as attributes are part of the layer --------
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "_tracking", False) and name != "_layers":
+            candidates = value if isinstance(value, (list, tuple)) else [value]
+            if isinstance(value, dict):
+                candidates = list(value.values())
+            for item in candidates:
+                if isinstance(item, Layer) and item is not self and all(item is not l for l in self._layers):
+                    self._layers.append(item)
+        object.__setattr__(self, name, value)
+
+    # -- trainability --------------------------------------------------------------------
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for layer in self._layers:
+            layer.trainable = value
+
+    # -- weights -----------------------------------------------------------------------------
+    def add_weight(
+        self,
+        name: str,
+        shape,
+        initializer="glorot_uniform",
+        dtype=None,
+        trainable: bool = True,
+        regularizer=None,
+        constraint=None,
+    ) -> Variable:
+        """Create a weight with a fresh key from the global seed stream."""
+        init = initializers.get(initializer)
+        value = init(next_key(), tuple(shape), jnp.dtype(dtype or self.dtype))
+        return self._track_variable(Variable(value, name, trainable, regularizers.get(regularizer), constraint))
+
+    def _track_variable(self, var: Variable) -> Variable:
+        var.path = f"{self.name}/{var.name}"
+        (self._trainable_vars if var.trainable else self._non_trainable_vars).append(var)
+        return var
+
+    def _adopt_nnx(self, module, names: dict[str, tuple[str, bool, Any]]) -> None:
+        """Take a freshly initialized flax.nnx module's weights as this layer's variables.
+
+        ``names`` maps each Keras weight name (in Keras's order) to
+        ``(nnx_attribute, trainable, regularizer)``. The module's math is reused at
+        call time by :meth:`_nnx_module`, which rebuilds the module around the
+        current variable values (a trace-time cost only under jit).
+        """
+        from flax import nnx
+
+        graphdef, state = nnx.split(module)
+        pure = nnx.to_pure_dict(state)
+        self._nnx_graphdef = graphdef
+        self._nnx_names = {}
+        for keras_name, (attr, trainable, reg) in names.items():
+            var = self._track_variable(Variable(pure[attr], keras_name, trainable, regularizers.get(reg)))
+            self._nnx_names[attr] = var
+            object.__setattr__(self, keras_name, var)
+        self._nnx_template = {k: v for k, v in pure.items() if k not in self._nnx_names}
+
+    def _nnx_module(self):
+        from flax import nnx
+
+        pure = dict(self._nnx_template)
+        pure.update({attr: var.value for attr, var in self._nnx_names.items()})
+        return nnx.merge(self._nnx_graphdef, pure)
+
+    def _sublayers_flat(self) -> list[Layer]:
+        return list(self._layers)
+
+    @property
+    def weights(self) -> list[Variable]:
+        """All weights in Keras's order: own trainable, own non-trainable, then sublayers'."""
+        out, seen = [], set()
+        for v in self._trainable_vars + self._non_trainable_vars:
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+        for layer in self._layers:
+            for v in layer.weights:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
+
+    @property
+    def trainable_weights(self) -> list[Variable]:
+        if not self.trainable:
+            return []
+        out, seen = [], set()
+        for v in self._trainable_vars:
+            if v.trainable and id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+        for layer in self._layers:
+            for v in layer.trainable_weights:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
+
+    @property
+    def non_trainable_weights(self) -> list[Variable]:
+        trainable = {id(v) for v in self.trainable_weights}
+        return [v for v in self.weights if id(v) not in trainable]
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+    variables = weights
+
+    def get_weights(self) -> list[np.ndarray]:
+        """The weights as NumPy arrays, in Keras 3's order and shapes."""
+        return [np.asarray(v.value) for v in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Set the weights from a list of arrays in Keras 3's order and shapes."""
+        own = self.weights
+        weights = list(weights)
+        if len(weights) != len(own):
+            raise InputError(
+                f"Layer {self.name!r} expects {len(own)} weight arrays "
+                f"({[v.name for v in own]}), but set_weights got {len(weights)}."
+            )
+        for var, w in zip(own, weights):
+            w = np.asarray(w)
+            if tuple(w.shape) != var.shape:
+                raise InputError(
+                    f"Layer {self.name!r}: weight {var.path!r} has shape {var.shape}, "
+                    f"but the value given to set_weights has shape {tuple(w.shape)}."
+                )
+        for var, w in zip(own, weights):
+            var.assign(jnp.asarray(w, dtype=var.dtype))
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise NotBuiltError(
+                f"Layer {self.name!r} is not built yet: call it on data or give it an input shape first."
+            )
+        return int(sum(int(np.prod(v.shape)) for v in self.weights))
+
+    # -- building and calling ----------------------------------------------------------------
+    def build(self, input_shape) -> None:
+        """Create the weights once the input shape is known (override)."""
+        self.built = True
+
+    def call(self, inputs, *args, **kwargs):
+        """The layer's computation (override)."""
+        return inputs
+
+    def _check_input(self, input_shape) -> None:
+        """Raise InputError when ``input_shape`` cannot feed this built layer (override)."""
+
+    def _maybe_build(self, input_shape) -> None:
+        if self.built:
+            self._check_input(input_shape)
+            return
+        # Weights are created eagerly, even when the first call happens inside a trace.
+        with jax.ensure_compile_time_eval():
+            self.build(input_shape)
+        self.built = True
+        self._build_shape = input_shape
+
+    def _resolve_training(self, kwargs: dict) -> dict:
+        if self._call_has_training:
+            if kwargs.get("training") is None:
+                scope = current_scope()
+                kwargs = {**kwargs, "training": bool(scope.training) if scope is not None else False}
+        else:
+            kwargs = {k: v for k, v in kwargs.items() if k != "training"}
+        return kwargs
+
+    def __call__(self, *args, **kwargs):
+        if not args:
+            if "inputs" not in kwargs:
+                raise InputError(f"Layer {self.name!r} was called without inputs.")
+            args = (kwargs.pop("inputs"),)
+        if any_symbolic((args, kwargs)):
+            return self._symbolic_call(args, kwargs)
+        inputs = args[0]
+        if not self.built:
+            self._maybe_build(shape_of(inputs))
+        else:
+            self._check_input(shape_of(inputs))
+        out = self.call(*args, **self._resolve_training(kwargs))
+        # Remembered for summary() of subclassed models (free under jit: it runs at trace time).
+        object.__setattr__(self, "_last_output_shape", jax.tree.map(
+            lambda o: (None,) + tuple(o.shape[1:]) if hasattr(o, "shape") else None, out))
+        return out
+
+    def _symbolic_call(self, args: tuple, kwargs: dict):
+        first = args[0]
+        in_shape = jax.tree.map(lambda t: t.shape, first, is_leaf=is_keras_tensor)
+        self._maybe_build(in_shape)
+        flat, treedef = jax.tree.flatten((args, kwargs), is_leaf=is_keras_tensor)
+        positions = [i for i, x in enumerate(flat) if isinstance(x, KerasTensor)]
+        specs = [to_spec(flat[i].shape, flat[i].dtype, batch=2) for i in positions]
+        symbolic_batch = any(flat[i].shape and flat[i].shape[0] is None for i in positions)
+
+        def run(*arrays):
+            filled = list(flat)
+            for i, a in zip(positions, arrays):
+                filled[i] = a
+            a2, k2 = jax.tree.unflatten(treedef, filled)
+            with StatelessScope({}, rng=jax.random.PRNGKey(0), training=False):
+                return self.call(*a2, **self._resolve_training(k2))
+
+        out_specs = jax.eval_shape(run, *specs)
+        node_index = len(self._inbound_nodes)
+        counter = iter(range(10**9))
+
+        def make(spec):
+            shape = tuple(spec.shape)
+            if symbolic_batch and shape:
+                shape = (None,) + shape[1:]
+            t = KerasTensor(shape, spec.dtype, name=self.name)
+            t._history = (self, node_index, next(counter))
+            return t
+
+        outputs = jax.tree.map(make, out_specs)
+        self._inbound_nodes.append(Node(self, args, kwargs, outputs))
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        """The output shape for an input shape (``None`` for the batch), from ``jax.eval_shape``."""
+        self._maybe_build(input_shape)
+        spec = jax.tree.map(lambda s: to_spec(s, self.dtype, batch=2), input_shape,
+                            is_leaf=lambda s: isinstance(s, tuple))
+
+        def run(x):
+            with StatelessScope({}, rng=jax.random.PRNGKey(0), training=False):
+                return self.call(x, **self._resolve_training({}))
+
+        out = jax.eval_shape(run, spec)
+        return jax.tree.map(lambda o: (None,) + tuple(o.shape[1:]), out)
+
+    # -- functional graph accessors ------------------------------------------------------------
+    @property
+    def output(self):
+        if not self._inbound_nodes:
+            raise NotBuiltError(f"Layer {self.name!r} has never been called on a symbolic input.")
+        return self._inbound_nodes[0].outputs
+
+    @property
+    def input(self):
+        if not self._inbound_nodes:
+            raise NotBuiltError(f"Layer {self.name!r} has never been called on a symbolic input.")
+        node = self._inbound_nodes[0]
+        return node.args[0]
+
+    # -- config ----------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = list(self._batch_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"

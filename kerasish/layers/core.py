@@ -1,0 +1,261 @@
+"""Core layers: Input, Dense, Activation, Dropout, Flatten, Reshape, Lambda, Embedding."""
+
+from __future__ import annotations
+
+import math
+
+
+import jax.numpy as jnp
+from flax import nnx
+
+from kerasish import activations, initializers, regularizers
+from kerasish.backend import current_scope
+from kerasish.errors import ConfigError, InputError
+from kerasish.layers.base import Layer
+from kerasish.layers.symbolic import KerasTensor
+from kerasish.utils.random import next_seed
+
+
+def _rngs():
+    return nnx.Rngs(params=next_seed())
+
+
+class InputLayer(Layer):
+    """The layer behind :func:`Input`: it holds the input's shape and dtype."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, **kwargs):
+        super().__init__(name=name, dtype=dtype or "float32", **kwargs)
+        if batch_shape is None:
+            if shape is None:
+                raise ConfigError("Input needs a shape, e.g. kerasish.Input(shape=(28, 28, 1)).")
+            if isinstance(shape, int):
+                shape = (shape,)
+            batch_shape = (batch_size,) + tuple(shape)
+        self.batch_shape = tuple(batch_shape)
+        self.built = True
+        tensor = KerasTensor(self.batch_shape, self.dtype, name=self.name)
+        tensor._history = (self, 0, 0)
+        from kerasish.layers.symbolic import Node
+
+        self._inbound_nodes.append(Node(self, (), {}, tensor))
+        self.output_tensor = tensor
+
+    def get_config(self):
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype.name, "name": self.name}
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None) -> KerasTensor:
+    """A symbolic input for the functional API (the shape excludes the batch)."""
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape).output_tensor
+
+
+def _last_dim(layer: Layer, input_shape, what: str = "last") -> int:
+    if not isinstance(input_shape, tuple) or not input_shape or input_shape[-1] is None:
+        raise InputError(f"Layer {layer.name!r} needs a known {what} input dimension, got input shape {input_shape}.")
+    return int(input_shape[-1])
+
+
+class Dense(Layer):
+    """Densely connected layer: ``activation(inputs @ kernel + bias)`` (flax ``nnx.Linear``).
+
+    Args:
+        units: output size.
+        activation: name or callable; ``None`` is linear.
+        use_bias: whether to add a bias.
+        kernel_initializer / bias_initializer: names or initializers (Keras defaults).
+        kernel_regularizer / bias_regularizer: names or regularizers.
+
+    Input shape: ``(batch, ..., input_dim)``. Output shape: ``(batch, ..., units)``.
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or units <= 0:
+            raise ConfigError(f"Dense: units must be a positive integer, got {units!r}.")
+        self.units = units
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+
+    def build(self, input_shape):
+        in_dim = _last_dim(self, input_shape)
+        module = nnx.Linear(in_dim, self.units, use_bias=self.use_bias, kernel_init=self.kernel_initializer,
+                            bias_init=self.bias_initializer, rngs=_rngs())
+        names = {"kernel": ("kernel", True, self.kernel_regularizer)}
+        if self.use_bias:
+            names["bias"] = ("bias", True, self.bias_regularizer)
+        self._adopt_nnx(module, names)
+        self.input_dim = in_dim
+
+    def _check_input(self, input_shape):
+        if isinstance(input_shape, tuple) and input_shape and input_shape[-1] not in (None, self.input_dim):
+            raise InputError(
+                f"Layer {self.name!r} (Dense) expects inputs whose last dimension is {self.input_dim}, "
+                f"got input shape {input_shape}."
+            )
+
+    def call(self, inputs):
+        return self.activation(self._nnx_module()(inputs))
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+
+
+class Activation(Layer):
+    """Applies an activation function by name or callable."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call(self, inputs):
+        return self.activation(inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Dropout(Layer):
+    """Inverted dropout (flax ``nnx.Dropout``), active only when ``training``.
+
+    Args:
+        rate: fraction of the units to drop, in [0, 1).
+        noise_shape: shape of the keep mask, broadcast over the input (``None`` dims take the input's).
+        seed: accepted for Keras compatibility; keys come from the model's RNG stream.
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate < 1:
+            raise ConfigError(f"Dropout: rate must be in [0, 1), got {rate!r}.")
+        self.rate = float(rate)
+        self.noise_shape = noise_shape
+        self.seed = seed
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        broadcast_dims = ()
+        if self.noise_shape is not None:
+            broadcast_dims = tuple(i for i, d in enumerate(self.noise_shape) if d == 1)
+        drop = nnx.Dropout(self.rate, broadcast_dims=broadcast_dims)
+        return drop(inputs, deterministic=False, rngs=current_scope().next_rng())
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
+
+
+class Flatten(Layer):
+    """Flattens all but the batch dimension (``data_format='channels_last'``)."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format
+
+    def call(self, inputs):
+        return jnp.reshape(inputs, (inputs.shape[0], -1))
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
+
+class Reshape(Layer):
+    """Reshapes each sample to ``target_shape`` (one entry may be -1)."""
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(target_shape)
+        if sum(1 for d in self.target_shape if d == -1) > 1:
+            raise ConfigError(f"Reshape: at most one -1 in target_shape, got {self.target_shape}.")
+
+    def _check_input(self, input_shape):
+        if not isinstance(input_shape, tuple) or any(d is None for d in input_shape[1:]):
+            return
+        size = math.prod(input_shape[1:])
+        target = math.prod(d for d in self.target_shape if d != -1)
+        ok = size % target == 0 if -1 in self.target_shape else size == target
+        if not ok:
+            raise InputError(
+                f"Layer {self.name!r} (Reshape) cannot reshape samples of shape {input_shape[1:]} "
+                f"({size} values) to {self.target_shape}."
+            )
+
+    def build(self, input_shape):
+        self._check_input(input_shape)
+
+    def call(self, inputs):
+        return jnp.reshape(inputs, (inputs.shape[0],) + self.target_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+class Lambda(Layer):
+    """Wraps a function of the inputs as a layer.
+
+    Its config names the function; ``from_config`` resolves it only from
+    ``custom_objects`` (kerasish never deserializes code).
+    """
+
+    def __init__(self, function, output_shape=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise ConfigError(f"Lambda: function must be callable, got {function!r}.")
+        self.function = function
+        self.output_shape_arg = output_shape
+        self.arguments = arguments or {}
+
+    def call(self, inputs):
+        return self.function(inputs, **self.arguments)
+
+    def get_config(self):
+        return {**super().get_config(), "function": getattr(self.function, "__name__", repr(self.function)),
+                "output_shape": self.output_shape_arg, "arguments": self.arguments}
+
+
+class Embedding(Layer):
+    """Turns integer indices into dense vectors (flax ``nnx.Embed``).
+
+    Args:
+        input_dim: vocabulary size (largest index + 1).
+        output_dim: embedding size.
+        embeddings_initializer: Keras default ``"uniform"`` (±0.05).
+    """
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
+                 mask_zero=False, **kwargs):
+        super().__init__(**kwargs)
+        self.input_dim = int(input_dim)
+        self.output_dim = int(output_dim)
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        if mask_zero:
+            raise ConfigError("Embedding: mask_zero=True needs masking support, which is not built yet.")
+        self.mask_zero = mask_zero
+
+    def build(self, input_shape):
+        module = nnx.Embed(self.input_dim, self.output_dim, embedding_init=self.embeddings_initializer,
+                           rngs=_rngs())
+        self._adopt_nnx(module, {"embeddings": ("embedding", True, self.embeddings_regularizer)})
+
+    def call(self, inputs):
+        if not jnp.issubdtype(inputs.dtype, jnp.integer):
+            inputs = inputs.astype(jnp.int32)
+        return self._nnx_module()(inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+                "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+                "mask_zero": self.mask_zero}
+
+

@@ -1,0 +1,228 @@
+"""Functional models: a graph of layer calls recorded on symbolic inputs, replayed on arrays."""
+
+from __future__ import annotations
+
+import jax
+
+from kerasish.errors import ConfigError
+from kerasish.layers.core import InputLayer
+from kerasish.layers.symbolic import KerasTensor, Node, is_keras_tensor
+from kerasish.models.model import Model, flatten_struct
+
+
+def _topological_nodes(outputs: list[KerasTensor], inputs: list[KerasTensor]) -> list[Node]:
+    input_ids = {id(t) for t in inputs}
+    order: list[Node] = []
+    state: dict[int, str] = {}
+
+    def visit(tensor: KerasTensor):
+        if id(tensor) in input_ids:
+            return
+        layer, node_index, _ = tensor._history
+        if isinstance(layer, InputLayer):
+            raise ConfigError(
+                f"Graph disconnected: the output needs input {tensor.name!r}, which is not among the model's "
+                f"inputs {[t.name for t in inputs]}."
+            )
+        node = layer._inbound_nodes[node_index]
+        mark = state.get(id(node))
+        if mark == "done":
+            return
+        if mark == "active":
+            raise ConfigError("The layer graph has a cycle.")
+        state[id(node)] = "active"
+        for t in node.input_tensors:
+            visit(t)
+        state[id(node)] = "done"
+        order.append(node)
+
+    for t in outputs:
+        visit(t)
+    return order
+
+
+class Functional(Model):
+    """A model defined by ``Model(inputs, outputs)``; inputs and outputs may be tensors, lists or dicts."""
+
+    def __init__(self, inputs, outputs, name: str | None = None, trainable: bool = True, **kwargs):
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self._inputs_struct = inputs
+        self._outputs_struct = outputs
+        self._flat_inputs = flatten_struct(inputs)
+        self._flat_outputs = flatten_struct(outputs)
+        for what, tensors in (("inputs", self._flat_inputs), ("outputs", self._flat_outputs)):
+            for t in tensors:
+                if not isinstance(t, KerasTensor) or t._history is None:
+                    raise ConfigError(f"Model {what} must be symbolic tensors from kerasish.Input and layer calls, "
+                                      f"got {type(t).__name__}.")
+        for t in self._flat_inputs:
+            if not isinstance(t._history[0], InputLayer):
+                raise ConfigError(f"Model inputs must come from kerasish.Input(); {t.name!r} is a layer output.")
+        self._nodes = _topological_nodes(self._flat_outputs, self._flat_inputs)
+        layers = [t._history[0] for t in self._flat_inputs]
+        for node in self._nodes:
+            if all(node.layer is not l for l in layers):
+                layers.append(node.layer)
+        names = [l.name for l in layers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ConfigError(f"All layer names in a model must be unique; {duplicates} appear more than once.")
+        object.__setattr__(self, "_layers", layers)
+        self.built = True
+
+    @property
+    def inputs(self) -> list[KerasTensor]:
+        return list(self._flat_inputs)
+
+    @property
+    def outputs(self) -> list[KerasTensor]:
+        return list(self._flat_outputs)
+
+    @property
+    def input_names(self) -> list[str]:
+        if isinstance(self._inputs_struct, dict):
+            return list(self._inputs_struct)
+        return [t._history[0].name for t in self._flat_inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        if isinstance(self._outputs_struct, dict):
+            return list(self._outputs_struct)
+        names = []
+        for t in self._flat_outputs:
+            base = t._history[0].name
+            name, k = base, 1
+            while name in names:
+                name, k = f"{base}_{k}", k + 1
+            names.append(name)
+        return names
+
+    def _output_shapes(self) -> list[tuple]:
+        return [t.shape for t in self._flat_outputs]
+
+    def _input_specs(self):
+        return [(n, t.shape) for n, t in zip(self.input_names, self._flat_inputs)]
+
+    def build(self, input_shape) -> None:
+        self.built = True
+
+    def _check_input(self, input_shape) -> None:
+        pass
+
+    def _inputs_from(self, inputs) -> list:
+        if isinstance(inputs, dict):
+            return [inputs[n] for n in self.input_names]
+        if isinstance(inputs, (list, tuple)):
+            return list(inputs)
+        return [inputs]
+
+    def call(self, inputs, training=None):
+        given = self._inputs_from(inputs)
+        values: dict[int, object] = {}
+        for t, v in zip(self._flat_inputs, given):
+            values[id(t)] = v.astype(t.dtype) if hasattr(v, "astype") and v.dtype != t.dtype else v
+
+        def resolve(x):
+            return values[id(x)] if isinstance(x, KerasTensor) else x
+
+        for node in self._nodes:
+            args, kwargs = jax.tree.map(resolve, (node.args, node.kwargs), is_leaf=is_keras_tensor)
+            if node.layer._call_has_training and kwargs.get("training") is None:
+                kwargs = {**kwargs, "training": training}
+            out = node.layer(*args, **kwargs)
+            for kt, o in zip(jax.tree.leaves(node.outputs, is_leaf=is_keras_tensor), jax.tree.leaves(out)):
+                values[id(kt)] = o
+        return jax.tree.map(lambda t: values[id(t)], self._outputs_struct, is_leaf=is_keras_tensor)
+
+    # -- config -----------------------------------------------------------------------------
+    def _local_node_index(self, layer, node) -> int:
+        mine = [n for n in layer._inbound_nodes if any(n is m for m in self._nodes)]
+        return next(i for i, n in enumerate(mine) if n is node)
+
+    def _tensor_ref(self, t: KerasTensor) -> list:
+        layer, node_index, tensor_index = t._history
+        if isinstance(layer, InputLayer):
+            return [layer.name, 0, tensor_index]
+        return [layer.name, self._local_node_index(layer, layer._inbound_nodes[node_index]), tensor_index]
+
+    def get_config(self) -> dict:
+        from kerasish.saving.registry import serialize_layer
+
+        layers = []
+        for layer in self._layers:
+            entry = serialize_layer(layer)
+            entry["name"] = layer.name
+            nodes = []
+            for node in self._nodes:
+                if node.layer is layer:
+                    args, kwargs = jax.tree.map(
+                        lambda x: {"__tensor__": self._tensor_ref(x)} if isinstance(x, KerasTensor) else x,
+                        (list(node.args), node.kwargs), is_leaf=is_keras_tensor)
+                    nodes.append({"args": args, "kwargs": kwargs})
+            entry["inbound_nodes"] = nodes
+            layers.append(entry)
+
+        def refs(struct):
+            if isinstance(struct, dict):
+                return {k: self._tensor_ref(v) for k, v in struct.items()}
+            if isinstance(struct, (list, tuple)):
+                return [self._tensor_ref(v) for v in struct]
+            return self._tensor_ref(struct)
+
+        return {"name": self.name, "trainable": self.trainable, "layers": layers,
+                "input_layers": refs(self._inputs_struct), "output_layers": refs(self._outputs_struct)}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None):
+        from kerasish.saving.registry import deserialize_layer
+
+        created = {}
+        outputs_by_node: dict[tuple[str, int], object] = {}
+        pending = []
+        for entry in config["layers"]:
+            layer = deserialize_layer(entry, custom_objects)
+            created[entry["name"]] = layer
+            if isinstance(layer, InputLayer):
+                outputs_by_node[(layer.name, 0)] = layer.output_tensor
+            for i, node in enumerate(entry.get("inbound_nodes", [])):
+                pending.append((entry["name"], i, node))
+
+        def tensor(ref):
+            name, node_index, tensor_index = ref
+            out = outputs_by_node[(name, node_index)]
+            return jax.tree.leaves(out, is_leaf=is_keras_tensor)[tensor_index]
+
+        def ready(node) -> bool:
+            refs = [x["__tensor__"] for x in jax.tree.leaves(node, is_leaf=lambda x: isinstance(x, dict)
+                                                             and "__tensor__" in x)
+                    if isinstance(x, dict) and "__tensor__" in x]
+            return all((r[0], r[1]) in outputs_by_node for r in refs)
+
+        def restore(x):
+            if isinstance(x, dict) and "__tensor__" in x:
+                return tensor(x["__tensor__"])
+            return x
+
+        is_ref = lambda x: isinstance(x, dict) and "__tensor__" in x  # noqa: E731
+        while pending:
+            progressed = False
+            for item in list(pending):
+                name, i, node = item
+                if not ready(node):
+                    continue
+                args, kwargs = jax.tree.map(restore, (node["args"], node["kwargs"]), is_leaf=is_ref)
+                outputs_by_node[(name, i)] = created[name](*args, **kwargs)
+                pending.remove(item)
+                progressed = True
+            if not progressed:
+                raise ConfigError("Cannot rebuild the model from its config: the layer graph is inconsistent.")
+
+        def struct(refs):
+            if isinstance(refs, dict):
+                return {k: tensor(v) for k, v in refs.items()}
+            if refs and isinstance(refs[0], list):
+                return [tensor(r) for r in refs]
+            return tensor(refs)
+
+        return cls(struct(config["input_layers"]), struct(config["output_layers"]), name=config.get("name"),
+                   trainable=config.get("trainable", True))

@@ -1,0 +1,124 @@
+"""Model: a Layer that trains. ``Model(inputs, outputs)`` is functional; subclass it for custom models."""
+
+from __future__ import annotations
+
+import jax
+
+from kerasish.backend import StatelessScope
+from kerasish.engine.trainer import Trainer
+from kerasish.errors import ConfigError, NotBuiltError
+from kerasish.layers.base import Layer
+from kerasish.layers.core import InputLayer
+from kerasish.layers.symbolic import to_spec
+
+
+def flatten_struct(s) -> list:
+    """A structure's entries in order: dict values in insertion order, list items, or the single item."""
+    if isinstance(s, dict):
+        return list(s.values())
+    if isinstance(s, (list, tuple)):
+        return list(s)
+    return [s]
+
+
+class Model(Trainer, Layer):
+    """A model: ``compile``, ``fit``, ``evaluate``, ``predict`` over layers.
+
+    Three ways to make one, as in Keras:
+
+    * ``kerasish.Sequential([...])``;
+    * functional: ``kerasish.Model(inputs, outputs)`` from ``kerasish.Input`` tensors;
+    * subclassing: ``class M(kerasish.Model)`` with layers set in ``__init__`` and a
+      ``call(self, x, training=False)``; the model builds on the first data it sees.
+
+    Example:
+        >>> inputs = kerasish.Input(shape=(20,))
+        >>> outputs = kerasish.layers.Dense(10, activation="softmax")(inputs)
+        >>> model = kerasish.Model(inputs, outputs)
+    """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from kerasish.models.functional import Functional
+
+            return object.__new__(Functional)
+        return object.__new__(cls)
+
+    def __init__(self, *args, name: str | None = None, trainable: bool = True, **kwargs):
+        if args:
+            raise ConfigError("Model(...) takes (inputs, outputs) for a functional model; a subclass takes no "
+                              f"positional arguments in super().__init__(), got {len(args)}.")
+        Layer.__init__(self, name=name, trainable=trainable, **kwargs)
+        self._init_trainer()
+        self._build_input_shape = None
+        self._output_spec = None
+
+    # -- structure ----------------------------------------------------------------------------
+    @property
+    def layers(self) -> list[Layer]:
+        return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """A layer by name or by index in ``model.layers``."""
+        if index is not None:
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ConfigError(f"get_layer: index {index} is out of range for {len(self.layers)} layers.")
+            return self.layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        raise ConfigError(f"No layer named {name!r} in model {self.name!r}; layers are "
+                          f"{[l.name for l in self._layers]}.")
+
+    def build(self, input_shape) -> None:
+        """Create the weights by tracing ``call`` on an input of this shape (``None`` for the batch)."""
+        if self.built:
+            return
+        specs = jax.tree.map(lambda s: to_spec(s, "float32", batch=2), input_shape,
+                             is_leaf=lambda s: isinstance(s, tuple))
+
+        def run(x):
+            with StatelessScope({}, rng=jax.random.PRNGKey(0), training=False):
+                return self.call(x, **({"training": False} if self._call_has_training else {}))
+
+        self._output_spec = jax.eval_shape(run, specs)
+        self._build_input_shape = input_shape
+        self.built = True
+
+    def call(self, inputs, training=False):
+        raise ConfigError(f"Model {self.name!r}: a subclassed model must override call(self, inputs, training=False).")
+
+    @property
+    def output_names(self) -> list[str]:
+        spec = self._output_spec
+        if spec is None:
+            raise NotBuiltError(f"Model {self.name!r} is not built yet.")
+        if isinstance(spec, dict):
+            return list(spec)
+        if isinstance(spec, (list, tuple)):
+            return [f"output_{i + 1}" for i in range(len(spec))]
+        return ["output"]
+
+    def _output_shapes(self) -> list[tuple]:
+        return [(None,) + tuple(s.shape[1:]) for s in flatten_struct(self._output_spec)]
+
+    def _input_specs(self):
+        if self._build_input_shape is None:
+            return None
+        shape = self._build_input_shape
+        if isinstance(shape, dict):
+            return list(shape.items())
+        if isinstance(shape, list):
+            return [(f"input_{i + 1}", s) for i, s in enumerate(shape)]
+        return [("input", shape)]
+
+    def summary(self, line_length: int | None = None, print_fn=None, expand_nested: bool = False,
+                show_trainable: bool = False) -> None:
+        """Print a table of layers, output shapes and parameter counts (HTML in Jupyter)."""
+        from kerasish.models.summary import print_summary
+
+        print_summary(self, line_length=line_length, print_fn=print_fn, show_trainable=show_trainable)
+
+    def get_config(self) -> dict:
+        raise ConfigError(f"Model {self.name!r} is a subclassed model: override get_config() to serialize it "
+                          "(Sequential and functional models serialize themselves).")

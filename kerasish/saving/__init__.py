@@ -1,0 +1,1 @@
+"""Serialization: a registry of known classes; configs never carry code."""
