@@ -231,7 +231,7 @@ def make_data(x, y=None, sample_weight=None, batch_size=None, shuffle=False, ste
     if is_array_struct(x):
         if y is not None and not is_array_struct(y):
             raise InputError(f"y must be an array or a list/dict of arrays when x is, got {type(y).__name__}.")
-        data = ArrayData(x, y, sample_weight, batch_size or 32, shuffle, check_finite)
+        data = ArrayData(x, y, sample_weight, 32 if batch_size is None else batch_size, shuffle, check_finite)
         if steps is not None:
             data.max_steps = int(steps)
         return data

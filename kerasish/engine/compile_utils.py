@@ -53,8 +53,6 @@ class CompiledLoss:
             if spec is None:
                 continue
             self.entries.append((i, name, losses_mod.get(spec), 1.0 if w is None else float(w)))
-        if not self.entries:
-            raise ConfigError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'.")
 
     def loss_for(self, index: int):
         for i, _, loss, _ in self.entries:

@@ -52,6 +52,8 @@ class Trainer:
         self._compile_args: dict = {}
         self._compiled_loss = None
         self._compiled_metrics = None
+        self.run_eagerly = False
+        self.steps_per_execution = 1
 
     # -- compile -------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
@@ -61,6 +63,7 @@ class Trainer:
         Args:
             optimizer: name ("adam", "sgd", ...) or a ``kerasish.optimizers`` instance.
             loss: name, ``kerasish.losses`` instance or callable; a list/dict gives one per output.
+                May be None only for a model whose own ``train_step``/``test_step`` computes the loss.
             loss_weights: scalars (list/dict) weighting each output's loss in the total.
             metrics: names or metric objects; for several outputs a list per output or a dict.
             weighted_metrics: like ``metrics``, but weighted by ``sample_weight``/``class_weight``.
@@ -68,13 +71,11 @@ class Trainer:
             steps_per_execution: accepted for Keras compatibility; fused multi-step execution comes later.
             jit_compile: accepted for Keras compatibility (steps are always jitted unless run_eagerly).
         """
-        if loss is None:
-            raise ConfigError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'.")
         if not (steps_per_execution == "auto" or (isinstance(steps_per_execution, int) and steps_per_execution >= 1)):
             raise ConfigError(f"steps_per_execution must be a positive int or 'auto', got {steps_per_execution!r}.")
         self.optimizer = optimizers_mod.get(optimizer)
         # Resolve names now so that a bad loss or metric fails at compile time.
-        if not isinstance(loss, (list, tuple, dict)):
+        if loss is not None and not isinstance(loss, (list, tuple, dict)):
             losses_mod.get(loss)
         self._compile_args = dict(loss=loss, loss_weights=loss_weights, metrics=metrics,
                                   weighted_metrics=weighted_metrics)
@@ -94,6 +95,12 @@ class Trainer:
         if not self.compiled:
             raise NotCompiledError(f"You must call model.compile(...) before model.{what}().")
 
+    def _assert_has_loss(self, step: str) -> None:
+        overridden = getattr(type(self), step) is not getattr(Trainer, step)
+        if not overridden and not self._compiled_loss.entries:
+            raise ConfigError(f"compile() was given no loss, so the default {step} has nothing to minimize; "
+                              "pass loss=... (e.g. 'mse') or override train_step/test_step.")
+
     def _resolve_compile(self) -> None:
         if self._compiled_loss is not None:
             return
@@ -102,6 +109,12 @@ class Trainer:
         args = self._compile_args
         self._compiled_loss = CompiledLoss(args["loss"], args["loss_weights"], names)
         self._compiled_metrics = CompiledMetrics(args["metrics"], args["weighted_metrics"], self._compiled_loss, shapes)
+
+    def _ordered_floats(self, logs: dict) -> dict:
+        """Logs fetched to the host as floats, in Keras's order: loss first, then metrics as compiled."""
+        names = [n for n in self.metrics_names if n in logs]
+        names += [n for n in logs if n not in names]
+        return {n: float(logs[n]) for n in names}
 
     @property
     def metrics_names(self) -> list[str]:
@@ -119,7 +132,7 @@ class Trainer:
     def _flatten_y(self, y) -> list:
         names = self.output_names
         if y is None:
-            raise InputError("fit/evaluate need targets: y is None (or the batches carry no y).")
+            return [None] * len(names)
         if isinstance(y, dict):
             missing = [n for n in names if n not in y and self._compiled_loss.loss_for(names.index(n)) is not None]
             extra = sorted(set(y) - set(names))
@@ -170,10 +183,13 @@ class Trainer:
         return jax.device_put((x, y_flat, sw_flat))
 
     # -- checks on the host, before any compute ------------------------------------------------
-    def _check_batch_data(self, x, y=None) -> None:
+    def _check_batch_data(self, x, y=None, step: str = "train_step") -> None:
         self._check_x(x)
         if y is not None:
             self._check_y(self._flatten_y(y))
+        elif getattr(type(self), step) is getattr(Trainer, step) and self._compiled_loss.entries:
+            raise InputError(f"No targets: y is None (or the batches carry no y), but the default {step} needs "
+                             "them to compute the loss.")
 
     def _check_y(self, y_flat: list) -> None:
         shapes = self._output_shapes()
@@ -230,14 +246,33 @@ class Trainer:
         return [x]
 
     # -- pure functions ------------------------------------------------------------------------
-    def stateless_call(self, trainable: list, non_trainable: list, x, training: bool = False, rng=None):
-        """Run the model as a pure function of variable values: returns ``(y_pred, new_non_trainable)``."""
+    def stateless_scope(self, trainable: list, non_trainable: list, rng=None, training: bool = False):
+        """A context in which every layer of this model reads the given values (for custom steps).
+
+        Inside it, calling the model or any of its sublayers is pure; afterwards
+        ``scope.values`` holds updated non-trainable values (see :meth:`new_non_trainable`).
+
+        Example (in an overridden ``train_step``)::
+
+            with self.stateless_scope(trainable, state["non_trainable"], rng=key, training=True) as scope:
+                fake = self.generator(z)
+                logits = self.discriminator(fake)
+            non_trainable = self.new_non_trainable(scope)
+        """
         tw, ntw = self._state_vars
         values = {id(v): a for v, a in zip(tw, trainable)}
         values.update({id(v): a for v, a in zip(ntw, non_trainable)})
-        with StatelessScope(values, rng=rng, training=training) as scope:
+        return StatelessScope(values, rng=rng, training=training)
+
+    def new_non_trainable(self, scope: StatelessScope) -> list:
+        """The non-trainable values (e.g. BatchNormalization statistics) as updated inside ``scope``."""
+        return [scope.values[id(v)] for v in self._state_vars[1]]
+
+    def stateless_call(self, trainable: list, non_trainable: list, x, training: bool = False, rng=None):
+        """Run the model as a pure function of variable values: returns ``(y_pred, new_non_trainable)``."""
+        with self.stateless_scope(trainable, non_trainable, rng=rng, training=training) as scope:
             y = self(x, training=training)
-        return y, [scope.values[id(v)] for v in ntw]
+        return y, self.new_non_trainable(scope)
 
     def compute_loss(self, trainable: list, y_true: list, y_pred, sample_weight: list):
         """Total loss (with weight regularization) and per-output losses, as pure JAX."""
@@ -398,6 +433,7 @@ class Trainer:
                                   check_finite=check_finite)
         sample_x, sample_y = self._peek(data)
         self._prepare_model(sample_x)
+        self._assert_has_loss("train_step")
         self._check_batch_data(sample_x, sample_y)
         val = None
         if validation_data is not None:
@@ -436,7 +472,7 @@ class Trainer:
                 if logs is None:
                     warnings.warn("Your input ran out of data: training stopped.", stacklevel=2)
                     break
-                epoch_logs = {k: float(v) for k, v in logs.items()}
+                epoch_logs = self._ordered_floats(logs)
                 if val is not None and self._should_validate(epoch, validation_freq):
                     val_logs = self._run_evaluate(val, callbacks=None)
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -459,7 +495,7 @@ class Trainer:
                 adapters.is_array_struct(validation_data[0]):
             vx, vy, vsw = (tuple(validation_data) + (None,))[:3]
             data = adapters.make_data(vx, vy, vsw, batch_size, False, steps, check_finite=check_finite)
-            self._check_batch_data(data.x, data.y)
+            self._check_batch_data(data.x, data.y, "test_step")
             return data
         if isinstance(validation_data, tuple):
             raise InputError("validation_data must be (x_val, y_val[, sample_weight]) or an iterable of batches.")
@@ -473,13 +509,13 @@ class Trainer:
             if callbacks is not None:
                 callbacks.call("on_test_batch_begin", step, {})
             if not isinstance(data, adapters.ArrayData):
-                self._check_batch_data(bx, by)
+                self._check_batch_data(bx, by, "test_step")
             state, logs = test_fn(state, self._prepare_batch(bx, by, bsw))
             if callbacks is not None:
                 callbacks.call("on_test_batch_end", step, logs)
         if logs is None:
             raise InputError("evaluate() got no batches.")
-        return {k: float(v) for k, v in logs.items()}
+        return self._ordered_floats(logs)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False, check_finite=False):
@@ -488,7 +524,8 @@ class Trainer:
         data = adapters.make_data(x, y, sample_weight, batch_size, False, steps, check_finite=check_finite)
         sample_x, sample_y = self._peek(data)
         self._prepare_model(sample_x)
-        self._check_batch_data(sample_x, sample_y)
+        self._assert_has_loss("test_step")
+        self._check_batch_data(sample_x, sample_y, "test_step")
         self._jitted("test")
         cbl = CallbackList(callbacks, model=self, params={"steps": data.steps, "verbose": verbose})
         cbl.call("on_test_begin", {})
@@ -537,7 +574,7 @@ class Trainer:
         return data
 
     def _format_logs(self, logs: dict, return_dict: bool):
-        logs = {k: float(v) for k, v in logs.items()}
+        logs = self._ordered_floats(logs)
         if return_dict:
             return logs
         values = list(logs.values())
@@ -561,7 +598,7 @@ class Trainer:
         """Loss and metrics on one batch."""
         self._assert_compiled("test_on_batch")
         data = self._single_batch(x, y, sample_weight)
-        self._check_batch_data(data.x, data.y)
+        self._check_batch_data(data.x, data.y, "test_step")
         test_fn = self._jitted("test")
         _, logs = test_fn(self._make_state(with_optimizer=False),
                           self._prepare_batch(data.x, data.y, data.sample_weight))

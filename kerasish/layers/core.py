@@ -155,13 +155,16 @@ class Dropout(Layer):
 
 
 class Flatten(Layer):
-    """Flattens all but the batch dimension (``data_format='channels_last'``)."""
+    """Flattens all but the batch dimension (``channels_first`` inputs in channels-last order, as Keras)."""
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.data_format = data_format
 
     def call(self, inputs):
+        if self.data_format == "channels_first" and inputs.ndim > 2:
+            # Keras flattens in channels-last order, so a Dense after it sees the same feature order.
+            inputs = jnp.moveaxis(inputs, 1, -1)
         return jnp.reshape(inputs, (inputs.shape[0], -1))
 
     def get_config(self):

@@ -49,8 +49,10 @@ class Add(Layer):
 
     def _check_input(self, input_shape):
         _check_list(self, input_shape)
-        dims = {tuple(d for d in s[1:]) for s in input_shape}
-        if len(dims) > 1:
+        # Same rank; each dimension equal, unknown or 1 (broadcast), as Keras accepts.
+        same_rank = len({len(s) for s in input_shape}) == 1
+        if not same_rank or any(len({d for d in dims if d not in (None, 1)}) > 1
+                                for dims in zip(*(s[1:] for s in input_shape))):
             raise InputError(f"Layer {self.name!r} (Add) needs inputs of the same shape, got shapes {input_shape}.")
 
     def build(self, input_shape):

@@ -76,8 +76,8 @@ class BatchNormalization(Layer):
         use_batch_stats = bool(training) and self.trainable
         out = module(inputs, use_running_average=not use_batch_stats)
         if use_batch_stats:
-            self.moving_mean.assign(module.mean.value)
-            self.moving_variance.assign(module.var.value)
+            self.moving_mean.assign(module.mean[...])
+            self.moving_variance.assign(module.var[...])
         return out
 
     def get_config(self):
