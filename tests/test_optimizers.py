@@ -265,6 +265,7 @@ def test_signature_defaults_match_keras(name):
         assert param.default == theirs[param.name].default, param.name
 
 
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # inside Keras's get_config
 @pytest.mark.parametrize("name", NAMES)
 def test_get_by_string_matches_keras_config(name):
     ours = optimizers.get(name.lower())

@@ -137,8 +137,9 @@ def scale_by_keras_adam(
     ``update = m · √(1-b2ᵗ)/(1-b1ᵗ) / (√v + eps)``. This is
     ``optax.scale_by_adam`` with ``eps_optax = eps / √(1-b2ᵗ)``, a
     step-dependent epsilon, hence its own transformation. With ``amsgrad``,
-    ``v`` is replaced by the running maximum of the uncorrected ``v``
-    (``optax.scale_by_amsgrad`` takes the maximum of the corrected one).
+    ``v`` is replaced by the running maximum of the uncorrected ``v`` and
+    the ``√(1-b2ᵗ)`` factor stays (``optax.scale_by_amsgrad`` takes the
+    maximum of the corrected ``v``, or drops the correction altogether).
 
     Args:
         b1: Decay rate of the first moment.
