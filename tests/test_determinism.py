@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 import kerasish
-from kerasish import layers
 
 # The run, as source, so that the very same code runs here and in subprocesses.
 RUN_SOURCE = textwrap.dedent('''

@@ -2,6 +2,7 @@
 
 Inputs are 5x5 with 4 channels: odd sizes make ``padding="same"`` pad unevenly
 (TensorFlow puts the extra row/column at the end), and 4 channels allow groups.
+Cases share few kernel shapes, so that XLA compiles each random initializer once.
 """
 
 import keras
@@ -22,20 +23,18 @@ NCHW = (2, 4, 5, 5)
     ({"filters": 4, "kernel_size": 3}, NHWC, (2, 3, 3, 4)),
     ({"filters": 4, "kernel_size": 3, "strides": 2, "padding": "same"}, NHWC, (2, 3, 3, 4)),
     ({"filters": 4, "kernel_size": 2, "strides": 2, "padding": "same"}, NHWC, (2, 3, 3, 4)),  # pads the end only
-    ({"filters": 4, "kernel_size": 4, "padding": "same"}, NHWC, (2, 5, 5, 4)),  # pads 1 before, 2 after
     ({"filters": 4, "kernel_size": (3, 2), "strides": (2, 1)}, NHWC, (2, 2, 4, 4)),
     ({"filters": 4, "kernel_size": 3, "dilation_rate": 2, "padding": "same"}, NHWC, (2, 5, 5, 4)),
     ({"filters": 4, "kernel_size": 2, "dilation_rate": (2, 1)}, NHWC, (2, 3, 4, 4)),
     ({"filters": 4, "kernel_size": 3, "groups": 2}, NHWC, (2, 3, 3, 4)),
-    ({"filters": 8, "kernel_size": 3, "groups": 4, "padding": "same"}, NHWC, (2, 5, 5, 8)),  # depthwise x2
     ({"filters": 4, "kernel_size": 3, "data_format": "channels_first"}, NCHW, (2, 4, 3, 3)),
-    ({"filters": 4, "kernel_size": 2, "strides": 2, "padding": "same", "groups": 2,
+    ({"filters": 4, "kernel_size": 3, "strides": 2, "padding": "same", "groups": 2,
       "data_format": "channels_first"}, NCHW, (2, 4, 3, 3)),
     ({"filters": 4, "kernel_size": 3, "activation": "relu", "use_bias": False}, NHWC, (2, 3, 3, 4)),
     ({"filters": 4, "kernel_size": 3, "kernel_initializer": "he_normal", "bias_initializer": "ones",
       "kernel_regularizer": "l2", "bias_regularizer": "l1"}, NHWC, (2, 3, 3, 4)),
-], ids=["valid", "same_s2", "same_k2s2", "same_k4", "rect_strides", "dilation_same", "dilation_rect", "groups",
-        "depthwise", "channels_first", "channels_first_groups_same_s2", "relu_no_bias", "init_regularizers"])
+], ids=["valid", "same_s2", "same_k2s2", "rect_strides", "dilation_same", "dilation_rect", "groups",
+        "channels_first", "channels_first_groups_same_s2", "relu_no_bias", "init_regularizers"])
 def test_conv2d(kwargs, input_shape, out_shape):
     n_weights = 2 if kwargs.get("use_bias", True) else 1
     run_layer_test(layers.Conv2D, kwargs, input_shape, expected_output_shape=out_shape,
@@ -50,20 +49,20 @@ def test_conv2d_callable_activation():
 
 def test_conv2d_kernel_layout_is_keras():
     """A one-hot kernel picks one input channel at one tap: proves the (kh, kw, in, out) layout, not just shapes."""
-    conv = layers.Conv2D(2, (3, 2), use_bias=False)
+    conv = layers.Conv2D(4, (3, 2), use_bias=False)
     x = np.random.default_rng(0).standard_normal(NHWC).astype("float32")
     conv(x)
-    kernel = np.zeros((3, 2, 4, 2), "float32")
+    kernel = np.zeros((3, 2, 4, 4), "float32")
     kernel[2, 1, 3, 1] = 1.0  # bottom-right tap, input channel 3 -> output channel 1
     conv.set_weights([kernel])
     y = np.asarray(conv(x))
     np.testing.assert_allclose(y[..., 1], x[:, 2:, 1:, 3])
-    np.testing.assert_array_equal(y[..., 0], 0.0)
+    np.testing.assert_array_equal(y[..., [0, 2, 3]], 0.0)
 
 
 # -- pooling -------------------------------------------------------------------------------------
 POOL_CASES = [
-    ({}, NHWC, (2, 2, 2, 4)),
+    ({"pool_size": 2}, NHWC, (2, 2, 2, 4)),
     ({"pool_size": 2, "padding": "same"}, NHWC, (2, 3, 3, 4)),  # last window holds one real row/column
     ({"pool_size": 3, "strides": 2, "padding": "same"}, NHWC, (2, 3, 3, 4)),
     ({"pool_size": 3, "strides": 1, "padding": "same"}, NHWC, (2, 5, 5, 4)),  # padded at both ends

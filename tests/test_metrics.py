@@ -1,0 +1,445 @@
+"""kerasish.metrics against Keras 3's stateful metrics (JAX backend) as the oracle."""
+
+import os
+import re
+
+os.environ["KERAS_BACKEND"] = "jax"
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from keras.src.trainers import compile_utils  # noqa: E402
+
+from kerasish import losses, metrics  # noqa: E402
+from kerasish.errors import ConfigError  # noqa: E402
+
+B, C, L, T, D = 8, 6, 3, 4, 3
+NUM_BATCHES = 3
+f32 = np.float32
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _batch(kind: str, rng: np.random.Generator):
+    """(y_true, y_pred) of one batch of the given kind."""
+    if kind == "values":
+        return None, rng.normal(size=(B,)).astype(f32)
+    if kind == "values_seq":
+        return None, rng.normal(size=(B, T)).astype(f32)
+    if kind == "exact":
+        return rng.integers(0, 3, size=(B, 1)), rng.integers(0, 3, size=(B, 1)).astype(f32)
+    if kind in ("binary_col", "binary_flat"):
+        y_pred = rng.uniform(size=(B, 1)).astype(f32)
+        # Values on the threshold grid and at the ends test the bucketing rules.
+        y_pred[:4, 0] = rng.choice([0.0, 0.5, 1.0, 100 / 199, 0.7, 0.25], size=4)
+        y_true = rng.integers(0, 2, size=(B, 1)).astype(f32)
+        return (y_true[:, 0], y_pred) if kind == "binary_flat" else (y_true, y_pred)
+    if kind == "binary_multi":
+        y_pred = rng.uniform(size=(B, L)).astype(f32)
+        y_pred[0] = [0.0, 0.5, 1.0]
+        return rng.integers(0, 2, size=(B, L)).astype(f32), y_pred
+    if kind == "logits":
+        return rng.integers(0, 2, size=(B, 1)).astype(f32), rng.normal(0, 3, size=(B, 1)).astype(f32)
+    if kind == "onehot":
+        return np.eye(C, dtype=f32)[rng.integers(0, C, size=B)], rng.dirichlet(np.ones(C), size=B).astype(f32)
+    if kind == "onehot_seq":
+        y_true = np.eye(C, dtype=f32)[rng.integers(0, C, size=(B, T))]
+        return y_true, rng.uniform(size=(B, T, C)).astype(f32)
+    if kind == "sparse":
+        return rng.integers(0, C, size=(B,)), rng.dirichlet(np.ones(C), size=B).astype(f32)
+    if kind == "sparse_col":
+        return rng.integers(0, C, size=(B, 1)), rng.normal(size=(B, C)).astype(f32)
+    if kind == "sparse_seq":
+        return rng.integers(0, C, size=(B, T)), rng.normal(size=(B, T, C)).astype(f32)
+    if kind == "real":
+        return rng.normal(size=(B, D)).astype(f32), rng.normal(size=(B, D)).astype(f32)
+    if kind == "real_seq":
+        return rng.normal(size=(B, T, D)).astype(f32), rng.normal(size=(B, T, D)).astype(f32)
+    if kind == "positive":
+        return rng.uniform(0, 3, size=(B, D)).astype(f32), rng.uniform(0.01, 3, size=(B, D)).astype(f32)
+    if kind == "distribution":
+        return rng.dirichlet(np.ones(C), size=B).astype(f32), rng.dirichlet(np.ones(C), size=B).astype(f32)
+    raise ValueError(kind)
+
+
+def _batches(kind: str, seed: int = 0):
+    """NUM_BATCHES of (y_true, y_pred, sample_weight); some weights are 0."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(NUM_BATCHES):
+        y_true, y_pred = _batch(kind, rng)
+        weights = rng.uniform(0, 2, size=(B,)).astype(f32)
+        weights[rng.integers(0, B)] = 0.0
+        out.append((y_true, y_pred, weights))
+    return out
+
+
+# name (same in kerasish and Keras), kwargs, data kind
+CASES = [
+    ("Mean", {}, "values"),
+    ("Mean", {}, "values_seq"),
+    ("Accuracy", {}, "exact"),
+    ("BinaryAccuracy", {}, "binary_col"),
+    ("BinaryAccuracy", {"threshold": 0.7}, "binary_flat"),
+    ("BinaryAccuracy", {}, "binary_multi"),
+    ("CategoricalAccuracy", {}, "onehot"),
+    ("CategoricalAccuracy", {}, "onehot_seq"),
+    ("SparseCategoricalAccuracy", {}, "sparse"),
+    ("SparseCategoricalAccuracy", {}, "sparse_col"),
+    ("SparseCategoricalAccuracy", {}, "sparse_seq"),
+    ("TopKCategoricalAccuracy", {}, "onehot"),
+    ("TopKCategoricalAccuracy", {"k": 2}, "onehot_seq"),
+    ("SparseTopKCategoricalAccuracy", {"k": 2}, "sparse"),
+    ("SparseTopKCategoricalAccuracy", {"k": 3}, "sparse_col"),
+    ("SparseTopKCategoricalAccuracy", {"k": 2}, "sparse_seq"),
+    ("Precision", {}, "binary_col"),
+    ("Precision", {}, "binary_flat"),
+    ("Precision", {"thresholds": [0.3, 0.5, 0.7]}, "binary_multi"),
+    ("Precision", {"thresholds": [0.0, 0.5, 1.0]}, "binary_col"),  # evenly spaced: bucketed path
+    ("Precision", {"top_k": 2}, "onehot"),
+    ("Precision", {"class_id": 1}, "onehot"),
+    ("Precision", {"top_k": 2, "class_id": 2}, "onehot"),
+    ("Recall", {}, "binary_col"),
+    ("Recall", {"thresholds": [0.25, 0.5]}, "binary_multi"),
+    ("Recall", {"top_k": 3}, "onehot"),
+    ("Recall", {"class_id": 2, "thresholds": 0.2}, "onehot"),
+    ("AUC", {}, "binary_col"),
+    ("AUC", {}, "binary_flat"),
+    ("AUC", {}, "binary_multi"),
+    ("AUC", {"curve": "PR"}, "binary_col"),
+    ("AUC", {"curve": "PR", "num_thresholds": 50}, "binary_multi"),
+    ("AUC", {"summation_method": "minoring"}, "binary_col"),
+    ("AUC", {"curve": "PR", "summation_method": "majoring"}, "binary_col"),
+    ("AUC", {"curve": "PRGAIN"}, "binary_col"),
+    ("AUC", {"thresholds": [0.1, 0.35, 0.8]}, "binary_col"),  # not evenly spaced
+    ("AUC", {"thresholds": [0.25, 0.5, 0.75]}, "binary_col"),  # evenly spaced
+    ("AUC", {"from_logits": True}, "logits"),
+    ("AUC", {"multi_label": True, "num_labels": L}, "binary_multi"),
+    ("AUC", {"multi_label": True, "curve": "PR"}, "binary_multi"),
+    ("AUC", {"multi_label": True, "label_weights": [0.2, 1.0, 3.0]}, "binary_multi"),
+    ("AUC", {"multi_label": True, "thresholds": [0.1, 0.6]}, "binary_multi"),
+    ("AUC", {"label_weights": [0.2, 1.0, 3.0]}, "binary_multi"),
+    ("F1Score", {}, "onehot"),
+    ("F1Score", {"average": "micro"}, "onehot"),
+    ("F1Score", {"average": "macro", "threshold": 0.5}, "binary_multi"),
+    ("F1Score", {"average": "weighted", "threshold": 0.5}, "binary_multi"),
+    ("F1Score", {"threshold": 0.4}, "binary_multi"),
+    ("FBetaScore", {"beta": 2.0, "average": "macro"}, "onehot"),
+    ("MeanSquaredError", {}, "real"),
+    ("MeanSquaredError", {}, "real_seq"),
+    ("MeanAbsoluteError", {}, "real"),
+    ("RootMeanSquaredError", {}, "real"),
+    ("RootMeanSquaredError", {}, "real_seq"),
+    ("MeanAbsolutePercentageError", {}, "positive"),
+    ("MeanSquaredLogarithmicError", {}, "positive"),
+    ("BinaryCrossentropy", {}, "binary_col"),
+    ("BinaryCrossentropy", {"from_logits": True, "label_smoothing": 0.1}, "logits"),
+    ("CategoricalCrossentropy", {"label_smoothing": 0.1}, "onehot"),
+    ("SparseCategoricalCrossentropy", {"from_logits": True}, "sparse_col"),
+    ("KLDivergence", {}, "distribution"),
+    ("Poisson", {}, "positive"),
+    ("Hinge", {}, "binary_col"),
+]
+
+
+def _case_id(case):
+    name, kwargs, kind = case
+    args = ",".join(f"{k}={v}" for k, v in kwargs.items())
+    return f"{name}({args})-{kind}"
+
+
+CASE_IDS = [_case_id(c) for c in CASES]
+
+
+def _tolerance(name):
+    return {"rtol": 1e-5, "atol": 1e-5} if name == "AUC" else {"rtol": 1e-6, "atol": 1e-6}
+
+
+def _update(metric, state, y_true, y_pred, sample_weight):
+    if isinstance(metric, metrics.Mean) and type(metric) is metrics.Mean:
+        return metric.update_state(state, y_pred, sample_weight)
+    return metric.update_state(state, y_true, y_pred, sample_weight)
+
+
+def _keras_result(name, kwargs, batches, weighted):
+    metric = getattr(keras.metrics, name)(**kwargs)
+    for y_true, y_pred, weights in batches:
+        weights = weights if weighted else None
+        if name == "Mean":
+            metric.update_state(y_pred, sample_weight=weights)
+        else:
+            metric.update_state(y_true, y_pred, sample_weight=weights)
+    return np.asarray(metric.result())
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_metric_matches_keras_under_jit(case):
+    """Three jitted updates, unweighted and weighted, against Keras's stateful metric."""
+    name, kwargs, kind = case
+    batches = _batches(kind)
+    metric = getattr(metrics, name)(**kwargs)
+    y_pred_shape = batches[0][1].shape
+
+    @jax.jit
+    def run(batches):  # both weightings in one compilation
+        results = []
+        for weighted in (False, True):
+            state = metric.init_state(y_pred_shape)
+            for y_true, y_pred, weights in batches:
+                state = _update(metric, state, y_true, y_pred, weights if weighted else None)
+            results.append(metric.result(state))
+        return results
+
+    for weighted, ours in zip((False, True), run(batches), strict=True):
+        expected = _keras_result(name, kwargs, batches, weighted)
+        assert ours.dtype == np.float32
+        assert ours.shape == expected.shape
+        np.testing.assert_allclose(ours, expected, **_tolerance(name), err_msg=f"weighted={weighted}")
+
+
+# Eager mode runs op by op (each new op/shape compiles): one case per class.
+EAGER_CASES = [i for i, case in enumerate(CASES) if case[0] not in {c[0] for c in CASES[:i]}]
+
+
+@pytest.mark.parametrize("case_index", EAGER_CASES, ids=[CASE_IDS[i] for i in EAGER_CASES])
+def test_metric_eager_and_pure(case_index):
+    """Outside jit, weighted; updating the same state twice gives the same state."""
+    name, kwargs, kind = CASES[case_index]
+    batches = _batches(kind, seed=1)
+    metric = getattr(metrics, name)(**kwargs)
+    config_before = metric.get_config()
+    attributes_before = set(vars(metric))
+    state = metric.init_state(batches[0][1].shape)
+    zeros = jax.tree.map(np.asarray, state)
+    for y_true, y_pred, weights in batches:
+        first = _update(metric, state, y_true, y_pred, weights)
+        second = _update(metric, state, y_true, y_pred, weights)
+        jax.tree.map(np.testing.assert_array_equal, first, second)
+        state = first
+    np.testing.assert_allclose(
+        metric.result(state), _keras_result(name, kwargs, batches, weighted=True), **_tolerance(name)
+    )
+    # The metric object is untouched and the initial state still reads zero.
+    assert metric.get_config() == config_before
+    assert set(vars(metric)) == attributes_before
+    jax.tree.map(lambda a: np.testing.assert_array_equal(a, 0), zeros)
+    assert all(np.asarray(x).dtype == np.float32 for x in jax.tree.leaves(state))
+
+
+def test_mean_scalar_values_count_once():
+    """The loss tracker feeds scalars: each counts as one sample (or its weight)."""
+    metric = metrics.Mean(name="loss")
+    state = metric.init_state()
+    for value in (1.0, 2.0, 6.0):
+        state = metric.update_state(state, jnp.asarray(value))
+    np.testing.assert_allclose(metric.result(state), 3.0)
+    state = metric.update_state(metric.init_state(), 4.0, sample_weight=0.5)
+    np.testing.assert_allclose(metric.result(state), 4.0)
+
+
+def test_state_shapes_needing_output_width():
+    with pytest.raises(ConfigError, match="y_pred_shape"):
+        metrics.F1Score().init_state()
+    assert metrics.F1Score(average="micro").init_state()["true_positives"].shape == ()
+    assert metrics.F1Score().init_state((None, 7))["true_positives"].shape == (7,)
+    with pytest.raises(ConfigError, match="num_labels"):
+        metrics.AUC(multi_label=True).init_state()
+    assert metrics.AUC(multi_label=True).init_state((None, 4))["true_positives"].shape == (200, 4)
+    assert metrics.AUC(num_thresholds=7).init_state()["false_negatives"].shape == (7,)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: metrics.AUC(curve="XY"), "curve"),
+        (lambda: metrics.AUC(summation_method="simpson"), "summation_method"),
+        (lambda: metrics.AUC(num_thresholds=1), "num_thresholds"),
+        (lambda: metrics.Precision(thresholds=[0.5, 1.5]), "Threshold"),
+        (lambda: metrics.F1Score(average="median"), "average"),
+        (lambda: metrics.F1Score(threshold=1), "threshold"),
+        (lambda: metrics.FBetaScore(beta=2), "beta"),
+    ],
+)
+def test_invalid_arguments_raise_config_error(make, message):
+    with pytest.raises(ConfigError, match=message):
+        make()
+
+
+# --------------------------------------------------------------------------- names, config, lookup
+
+
+@pytest.mark.parametrize("name", sorted({c[0] for c in CASES}))
+def test_default_names_match_keras(name):
+    # Keras suffixes auto-generated names with a counter ("auc_3") after the first.
+    theirs = re.sub(r"_\d+$", "", getattr(keras.metrics, name)().name)
+    assert getattr(metrics, name)().name == theirs
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_serialize_round_trip(case):
+    name, kwargs, _ = case
+    metric = getattr(metrics, name)(name="custom", **kwargs)
+    config = metrics.serialize(metric)
+    assert config["class_name"] == name
+    rebuilt = metrics.deserialize(config)
+    assert type(rebuilt) is type(metric)
+    assert rebuilt.get_config() == metric.get_config()
+    assert metrics.get(config).get_config() == metric.get_config()
+
+
+EXPECTED_ALIAS_CLASSES = {
+    "binary_accuracy": "BinaryAccuracy",
+    "categorical_accuracy": "CategoricalAccuracy",
+    "sparse_categorical_accuracy": "SparseCategoricalAccuracy",
+    "top_k_categorical_accuracy": "TopKCategoricalAccuracy",
+    "sparse_top_k_categorical_accuracy": "SparseTopKCategoricalAccuracy",
+    "precision": "Precision",
+    "recall": "Recall",
+    "auc": "AUC",
+    "f1_score": "F1Score",
+    "fbeta_score": "FBetaScore",
+    "f_beta_score": "FBetaScore",
+    "mse": "MeanSquaredError",
+    "mean_squared_error": "MeanSquaredError",
+    "mae": "MeanAbsoluteError",
+    "mean_absolute_error": "MeanAbsoluteError",
+    "mape": "MeanAbsolutePercentageError",
+    "mean_absolute_percentage_error": "MeanAbsolutePercentageError",
+    "msle": "MeanSquaredLogarithmicError",
+    "mean_squared_logarithmic_error": "MeanSquaredLogarithmicError",
+    "rmse": "RootMeanSquaredError",
+    "root_mean_squared_error": "RootMeanSquaredError",
+    "binary_crossentropy": "BinaryCrossentropy",
+    "bce": "BinaryCrossentropy",
+    "categorical_crossentropy": "CategoricalCrossentropy",
+    "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
+    "kl_divergence": "KLDivergence",
+    "kld": "KLDivergence",
+    "poisson": "Poisson",
+    "hinge": "Hinge",
+}
+NOT_IN_KERAS = {"rmse", "fbeta_score", "kld"}  # our extra aliases
+
+
+def test_all_metric_names_listed():
+    assert set(metrics.ALL_METRIC_NAMES) == {"accuracy", "acc", *EXPECTED_ALIAS_CLASSES}
+
+
+@pytest.mark.parametrize("alias", sorted(EXPECTED_ALIAS_CLASSES))
+def test_get_string_alias_as_keras_compile(alias):
+    metric = metrics.get(alias)
+    assert type(metric).__name__ == EXPECTED_ALIAS_CLASSES[alias]
+    assert metric.name == alias  # Keras logs a string metric under that string
+    if alias not in NOT_IN_KERAS:
+        theirs = compile_utils.get_metric(alias, np.zeros((2, 1)), np.zeros((2, 1)))
+        assert type(theirs).__name__ == type(metric).__name__
+        assert theirs.name == metric.name
+
+
+@pytest.mark.parametrize("class_name", ["AUC", "MeanSquaredError", "F1Score", "SparseTopKCategoricalAccuracy"])
+def test_get_class_name_string(class_name):
+    metric = metrics.get(class_name)
+    theirs = compile_utils.get_metric(class_name, np.zeros((2, 1)), np.zeros((2, 1)))
+    assert type(metric).__name__ == type(theirs).__name__ == class_name
+    assert metric.name == theirs.name == class_name
+
+
+def test_get_unknown_name_raises_with_valid_names():
+    with pytest.raises(ConfigError) as info:
+        metrics.get("acuracy")
+    message = str(info.value)
+    assert "acuracy" in message
+    assert "accuracy" in message and "auc" in message and "root_mean_squared_error" in message
+
+
+def test_get_rejects_non_identifiers():
+    with pytest.raises(ConfigError):
+        metrics.get(1.5)
+    with pytest.raises(ConfigError):
+        metrics.deserialize({"class_name": "Nope", "config": {}})
+
+
+def test_get_instance_class_and_callable():
+    metric = metrics.AUC()
+    assert metrics.get(metric) is metric
+    assert isinstance(metrics.get(metrics.Recall), metrics.Recall)
+
+    def my_error(y_true, y_pred):
+        return jnp.mean(jnp.abs(y_true - y_pred), axis=-1)
+
+    wrapped = metrics.get(my_error)
+    assert isinstance(wrapped, metrics.MeanMetricWrapper)
+    assert wrapped.name == "my_error"
+    (y_true, y_pred, weights), *_ = _batches("real")
+    state = wrapped.update_state(wrapped.init_state(), y_true, y_pred, weights)
+    theirs = keras.metrics.MeanAbsoluteError()
+    theirs.update_state(y_true, y_pred, sample_weight=weights)
+    np.testing.assert_allclose(wrapped.result(state), theirs.result(), rtol=1e-6)
+
+    loss_metric = metrics.get(losses.MeanSquaredError())  # a Loss works as a metric too
+    assert loss_metric.name == "mean_squared_error"
+    state = loss_metric.update_state(loss_metric.init_state(), y_true, y_pred)
+    np.testing.assert_allclose(loss_metric.result(state), np.mean((y_true - y_pred) ** 2), rtol=1e-6)
+
+
+def test_builtin_function_wrapper_round_trip():
+    metric = metrics.MeanMetricWrapper(metrics.sparse_top_k_categorical_accuracy, k=2)
+    rebuilt = metrics.deserialize(metrics.serialize(metric))
+    assert rebuilt.get_config() == metric.get_config()
+    with pytest.raises(ConfigError):
+        metrics.deserialize(metrics.serialize(metrics.MeanMetricWrapper(lambda t, p: t - p)))
+
+
+# Keras 3 resolves "accuracy" from the label and prediction shapes alone.
+SHAPE_CASES = [
+    ((B, 1), (B, 1)),
+    ((B,), (B, 1)),
+    ((B, 5), (B,)),
+    ((B, 5), (B, 1)),
+    ((B, 5), (B, 5)),
+    ((B, T, 5), (B, T)),
+    ((B, T, 5), (B, T, 1)),
+    ((B, T, 5), (B, T, 5)),
+    ((B, T, 1), (B, T, 1)),
+]
+
+
+@pytest.mark.parametrize("identifier", ["accuracy", "acc", "Accuracy"])
+@pytest.mark.parametrize(("output_shape", "target_shape"), SHAPE_CASES)
+@pytest.mark.parametrize("loss", [None, "binary_crossentropy", "sparse_categorical_crossentropy"])
+def test_accuracy_resolution_matches_keras(identifier, output_shape, target_shape, loss):
+    theirs = compile_utils.get_metric(identifier, np.zeros(target_shape), np.zeros(output_shape))
+    ours = metrics.get(identifier, loss=loss, output_shape=output_shape, target_shape=target_shape)
+    assert type(ours).__name__ == type(theirs).__name__
+    assert ours.name == theirs.name == identifier
+
+
+@pytest.mark.parametrize(
+    ("loss", "output_shape", "expected"),
+    [
+        (losses.BinaryCrossentropy(), None, "BinaryAccuracy"),
+        (losses.binary_crossentropy, None, "BinaryAccuracy"),
+        (losses.CategoricalCrossentropy(from_logits=True), None, "CategoricalAccuracy"),
+        ("sparse_categorical_crossentropy", None, "SparseCategoricalAccuracy"),
+        (losses.SparseCategoricalCrossentropy(), (None, 10), "SparseCategoricalAccuracy"),
+        (losses.CategoricalCrossentropy(), (None, 10), "CategoricalAccuracy"),
+        ("mse", (None, 1), "BinaryAccuracy"),
+        # Keras 3 ignores the loss: multi-label BCE over 10 outputs is categorical.
+        (losses.BinaryCrossentropy(), (None, 10), "CategoricalAccuracy"),
+    ],
+)
+def test_accuracy_resolution_without_label_shape(loss, output_shape, expected):
+    assert type(metrics.get("accuracy", loss=loss, output_shape=output_shape)).__name__ == expected
+
+
+def test_accuracy_resolution_needs_some_information():
+    with pytest.raises(ConfigError, match="accuracy"):
+        metrics.get("accuracy")
+    with pytest.raises(ConfigError, match="accuracy"):
+        metrics.get("acc", loss="mse")
