@@ -467,8 +467,17 @@ def _filter_top_k(x: jax.Array, k: int) -> jax.Array:
     return x * keep + NEG_INF * (1 - keep)
 
 
-def _reverse_cumsum(x: jax.Array, axis: int) -> jax.Array:
-    return jnp.flip(jnp.cumsum(jnp.flip(x, axis), axis=axis), axis)
+def _reverse_cumsum(x: jax.Array) -> jax.Array:
+    """``out[i] = sum(x[i:])`` along axis 0.
+
+    Written as a masked sum rather than ``cumsum``: for a few hundred
+    thresholds it costs nothing at run time, and XLA compiles it several times
+    faster than a cumulative sum (the metric is part of every train step).
+    """
+    n = x.shape[0]
+    upper = jnp.arange(n)[None, :] >= jnp.arange(n)[:, None]  # upper[i, j] = j >= i
+    upper = upper.reshape(upper.shape + (1,) * (x.ndim - 1))
+    return jnp.sum(jnp.where(upper, x[None], jnp.zeros((), x.dtype)), axis=1)
 
 
 def confusion_counts(
@@ -540,12 +549,12 @@ def confusion_counts(
             return jax.ops.segment_sum(data, ids, num_thresholds)
 
         if multi_label:
-            tp = _reverse_cumsum(jax.vmap(bucket_sum, in_axes=1, out_axes=1)(true_w, bucket), 0)
-            fp = _reverse_cumsum(jax.vmap(bucket_sum, in_axes=1, out_axes=1)(false_w, bucket), 0)
+            tp = _reverse_cumsum(jax.vmap(bucket_sum, in_axes=1, out_axes=1)(true_w, bucket))
+            fp = _reverse_cumsum(jax.vmap(bucket_sum, in_axes=1, out_axes=1)(false_w, bucket))
             total_true, total_false = jnp.sum(true_w, axis=0), jnp.sum(false_w, axis=0)
         else:
-            tp = _reverse_cumsum(bucket_sum(true_w, bucket), 0)
-            fp = _reverse_cumsum(bucket_sum(false_w, bucket), 0)
+            tp = _reverse_cumsum(bucket_sum(true_w, bucket))
+            fp = _reverse_cumsum(bucket_sum(false_w, bucket))
             total_true, total_false = jnp.sum(true_w), jnp.sum(false_w)
         return {"tp": tp, "fp": fp, "tn": total_false - fp, "fn": total_true - tp}
 

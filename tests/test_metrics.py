@@ -15,7 +15,8 @@ from keras.src.trainers import compile_utils  # noqa: E402
 from kerasish import losses, metrics  # noqa: E402
 from kerasish.errors import ConfigError  # noqa: E402
 
-B, C, L, T, D = 8, 6, 3, 4, 3
+# Few distinct shapes: eager JAX compiles each op once per shape, for Keras and us.
+B, C, L, T, D = 8, 3, 3, 4, 3
 NUM_BATCHES = 3
 f32 = np.float32
 
@@ -178,58 +179,66 @@ def _keras_result(name, kwargs, batches, weighted):
 # --------------------------------------------------------------------------- numbers
 
 
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_metric_matches_keras_under_jit(case):
-    """Three jitted updates, unweighted and weighted, against Keras's stateful metric."""
+def test_metric_matches_keras(case, weighted):
+    """Three updates against Keras's stateful metric; each update is pure."""
     name, kwargs, kind = case
     batches = _batches(kind)
-    metric = getattr(metrics, name)(**kwargs)
-    y_pred_shape = batches[0][1].shape
-
-    @jax.jit
-    def run(batches):  # both weightings in one compilation
-        results = []
-        for weighted in (False, True):
-            state = metric.init_state(y_pred_shape)
-            for y_true, y_pred, weights in batches:
-                state = _update(metric, state, y_true, y_pred, weights if weighted else None)
-            results.append(metric.result(state))
-        return results
-
-    for weighted, ours in zip((False, True), run(batches), strict=True):
-        expected = _keras_result(name, kwargs, batches, weighted)
-        assert ours.dtype == np.float32
-        assert ours.shape == expected.shape
-        np.testing.assert_allclose(ours, expected, **_tolerance(name), err_msg=f"weighted={weighted}")
-
-
-# Eager mode runs op by op (each new op/shape compiles): one case per class.
-EAGER_CASES = [i for i, case in enumerate(CASES) if case[0] not in {c[0] for c in CASES[:i]}]
-
-
-@pytest.mark.parametrize("case_index", EAGER_CASES, ids=[CASE_IDS[i] for i in EAGER_CASES])
-def test_metric_eager_and_pure(case_index):
-    """Outside jit, weighted; updating the same state twice gives the same state."""
-    name, kwargs, kind = CASES[case_index]
-    batches = _batches(kind, seed=1)
     metric = getattr(metrics, name)(**kwargs)
     config_before = metric.get_config()
     attributes_before = set(vars(metric))
     state = metric.init_state(batches[0][1].shape)
     zeros = jax.tree.map(np.asarray, state)
     for y_true, y_pred, weights in batches:
+        weights = weights if weighted else None
         first = _update(metric, state, y_true, y_pred, weights)
         second = _update(metric, state, y_true, y_pred, weights)
         jax.tree.map(np.testing.assert_array_equal, first, second)
         state = first
-    np.testing.assert_allclose(
-        metric.result(state), _keras_result(name, kwargs, batches, weighted=True), **_tolerance(name)
-    )
+    ours = metric.result(state)
+    expected = _keras_result(name, kwargs, batches, weighted)
+    assert ours.dtype == np.float32
+    assert ours.shape == expected.shape
+    np.testing.assert_allclose(ours, expected, **_tolerance(name))
     # The metric object is untouched and the initial state still reads zero.
     assert metric.get_config() == config_before
     assert set(vars(metric)) == attributes_before
     jax.tree.map(lambda a: np.testing.assert_array_equal(a, 0), zeros)
     assert all(np.asarray(x).dtype == np.float32 for x in jax.tree.leaves(state))
+
+
+# Jit compilation dominates test time: one case per class (the eager test
+# above covers every case; the math is the same code).
+JIT_CASES = [i for i, case in enumerate(CASES) if case[0] not in {c[0] for c in CASES[:i]}]
+
+
+@pytest.mark.parametrize("case_index", JIT_CASES, ids=[CASE_IDS[i] for i in JIT_CASES])
+def test_metric_matches_keras_under_jit(case_index):
+    """init/update/result inside one jitted function (a scan over the batches)."""
+    name, kwargs, kind = CASES[case_index]
+    batches = _batches(kind, seed=1)
+    metric = getattr(metrics, name)(**kwargs)
+    y_pred_shape = batches[0][1].shape
+
+    @jax.jit
+    def run(stacked):  # both weightings in one compilation
+        results = []
+        for weighted in (False, True):
+
+            def step(state, batch, weighted=weighted):
+                y_true, y_pred, weights = batch
+                return _update(metric, state, y_true, y_pred, weights if weighted else None), None
+
+            state, _ = jax.lax.scan(step, metric.init_state(y_pred_shape), stacked)
+            results.append(metric.result(state))
+        return results
+
+    stacked = jax.tree.map(lambda *xs: np.stack(xs), *batches)
+    for weighted, ours in zip((False, True), run(stacked), strict=True):
+        expected = _keras_result(name, kwargs, batches, weighted)
+        assert ours.dtype == np.float32
+        np.testing.assert_allclose(ours, expected, **_tolerance(name), err_msg=f"weighted={weighted}")
 
 
 def test_mean_scalar_values_count_once():

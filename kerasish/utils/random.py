@@ -2,8 +2,10 @@
 
 ``set_random_seed(s)`` seeds Python's ``random``, NumPy's global generator and
 kerasish's own key stream, which gives every new weight its initializer key,
-every ``fit`` its shuffling generator and its dropout key. Two runs of the same
-script after the same ``set_random_seed`` are bitwise identical on CPU.
+every ``fit`` its shuffling generator, and every model its dropout key (drawn
+once, when the model first trains, and then carried in its state, as Keras's
+per-layer seed generators are). Two runs of the same script after the same
+``set_random_seed`` are bitwise identical on CPU.
 """
 
 from __future__ import annotations

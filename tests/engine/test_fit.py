@@ -74,7 +74,7 @@ def test_generator_and_iterable_match_arrays():
     generated.fit(gen(), steps_per_epoch=4, epochs=2, verbose=0)
     _assert_same_weights(ref, generated)
     preds = generated.predict(iter([xb for xb, _ in batches]), verbose=0)
-    np.testing.assert_allclose(preds, generated.predict(x, verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(preds, generated.predict(x, verbose=0), rtol=1e-5, atol=1e-6)  # batch shapes differ: kernels may round differently
 
 
 def test_sample_weight_matches_numpy():

