@@ -57,7 +57,8 @@ def l1_l2(l1=0.01, l2=0.01):
     return L1L2(l1, l2)
 
 
-_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": lambda: L1L2(0.01, 0.01), "l1l2": lambda: L1L2(0.01, 0.01)}
+# "l1l2" is Keras's name (L1L2 with its zero defaults); "l1_l2" mirrors the l1_l2() helper's 0.01 defaults.
+_BY_NAME = {"l1": L1, "l2": L2, "l1l2": L1L2, "l1_l2": l1_l2}
 _CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import warnings
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -259,14 +258,17 @@ class Trainer:
                 logits = self.discriminator(fake)
             non_trainable = self.new_non_trainable(scope)
         """
-        tw, ntw = self._state_vars
+        tw, ntw = self._partition()
+        if len(trainable) != len(tw) or len(non_trainable) != len(ntw):
+            raise InputError(f"Model {self.name!r} has {len(tw)} trainable and {len(ntw)} non-trainable weights; "
+                             f"got {len(trainable)} and {len(non_trainable)} values.")
         values = {id(v): a for v, a in zip(tw, trainable)}
         values.update({id(v): a for v, a in zip(ntw, non_trainable)})
         return StatelessScope(values, rng=rng, training=training)
 
     def new_non_trainable(self, scope: StatelessScope) -> list:
         """The non-trainable values (e.g. BatchNormalization statistics) as updated inside ``scope``."""
-        return [scope.values[id(v)] for v in self._state_vars[1]]
+        return [scope.values[id(v)] for v in self._partition()[1]]
 
     def stateless_call(self, trainable: list, non_trainable: list, x, training: bool = False, rng=None):
         """Run the model as a pure function of variable values: returns ``(y_pred, new_non_trainable)``."""
@@ -277,7 +279,7 @@ class Trainer:
     def compute_loss(self, trainable: list, y_true: list, y_pred, sample_weight: list):
         """Total loss (with weight regularization) and per-output losses, as pure JAX."""
         total, per_output = self._compiled_loss(y_true, self._flatten_outputs(y_pred), sample_weight)
-        tw, _ = self._state_vars
+        tw, _ = self._partition()
         for var, value in zip(tw, trainable):
             if var.regularizer is not None:
                 total = total + var.regularizer(value)

@@ -10,21 +10,30 @@ from kerasish.layers.symbolic import KerasTensor, Node, is_keras_tensor
 from kerasish.models.model import Model, flatten_struct
 
 
-def _topological_nodes(outputs: list[KerasTensor], inputs: list[KerasTensor]) -> list[Node]:
+def _map_graph(outputs: list[KerasTensor], inputs: list[KerasTensor]) -> tuple[list[Node], list]:
+    """The nodes in execution order, and the layers in Keras's order.
+
+    Keras lists a functional model's layers by depth, the ones nearest the
+    inputs first, and within one depth in the order a depth-first walk from
+    the outputs first meets them; ``get_weights()`` follows that order, so we
+    follow it too.
+    """
     input_ids = {id(t) for t in inputs}
-    order: list[Node] = []
+    order: list[Node] = []  # post-order: every node after the nodes it reads from
+    first_seen: dict[int, int] = {}
     state: dict[int, str] = {}
 
     def visit(tensor: KerasTensor):
+        layer, node_index, _ = tensor._history
+        node = layer._inbound_nodes[node_index]
+        first_seen.setdefault(id(layer), len(first_seen))
         if id(tensor) in input_ids:
             return
-        layer, node_index, _ = tensor._history
         if isinstance(layer, InputLayer):
             raise ConfigError(
                 f"Graph disconnected: the output needs input {tensor.name!r}, which is not among the model's "
                 f"inputs {[t.name for t in inputs]}."
             )
-        node = layer._inbound_nodes[node_index]
         mark = state.get(id(node))
         if mark == "done":
             return
@@ -38,7 +47,31 @@ def _topological_nodes(outputs: list[KerasTensor], inputs: list[KerasTensor]) ->
 
     for t in outputs:
         visit(t)
-    return order
+
+    # Depths: outputs' nodes are 0; a node is one deeper than the deepest node reading it.
+    node_depth: dict[int, int] = {}
+    layer_depth: dict[int, int] = {}
+    layers_by_id: dict[int, object] = {}
+    for node in reversed(order):
+        depth = max(node_depth.get(id(node), 0), layer_depth.get(id(node.layer), 0))
+        node_depth[id(node)] = depth
+        layer_depth[id(node.layer)] = depth
+        layers_by_id[id(node.layer)] = node.layer
+        for t in node.input_tensors:
+            parent_layer, parent_index, _ = t._history
+            parent = parent_layer._inbound_nodes[parent_index]
+            node_depth[id(parent)] = max(node_depth.get(id(parent), 0), depth + 1)
+            if isinstance(parent_layer, InputLayer) or id(t) in input_ids:
+                layer_depth[id(parent_layer)] = max(layer_depth.get(id(parent_layer), 0), depth + 1)
+                layers_by_id[id(parent_layer)] = parent_layer
+    for t in inputs:  # inputs that no output depends on still belong to the model
+        layer = t._history[0]
+        if id(layer) not in layer_depth:
+            layer_depth[id(layer)] = 0
+            first_seen[id(layer)] = -1
+            layers_by_id[id(layer)] = layer
+    layers = sorted(layers_by_id.values(), key=lambda l: (-layer_depth[id(l)], first_seen.get(id(l), -1)))
+    return order, layers
 
 
 class Functional(Model):
@@ -58,11 +91,7 @@ class Functional(Model):
         for t in self._flat_inputs:
             if not isinstance(t._history[0], InputLayer):
                 raise ConfigError(f"Model inputs must come from kerasish.Input(); {t.name!r} is a layer output.")
-        self._nodes = _topological_nodes(self._flat_outputs, self._flat_inputs)
-        layers = [t._history[0] for t in self._flat_inputs]
-        for node in self._nodes:
-            if all(node.layer is not l for l in layers):
-                layers.append(node.layer)
+        self._nodes, layers = _map_graph(self._flat_outputs, self._flat_inputs)
         names = [l.name for l in layers]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

@@ -50,13 +50,6 @@ RTOL = 1e-5
 Shape = tuple  # a full shape, batch first
 
 
-# Bugs outside kerasish/layers that these tests found (reported, not ours to fix); strict, so a fix shows.
-STATELESS_CALL_NEEDS_STATE_VARS = (
-    "Trainer.stateless_call/stateless_scope read self._state_vars, which only _jitted() (fit/predict/...) sets: "
-    "on a fresh model they raise AttributeError"
-)
-
-
 def assert_close(actual, desired, what: str = "", atol: float = ATOL, rtol: float = RTOL) -> None:
     np.testing.assert_allclose(np.asarray(actual), np.asarray(desired), atol=atol, rtol=rtol, err_msg=what)
 

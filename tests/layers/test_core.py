@@ -10,7 +10,10 @@ from kerasish import layers
 from kerasish.backend import StatelessScope
 from kerasish.errors import KerasishError
 
-from .helpers import STATELESS_CALL_NEEDS_STATE_VARS, check_initial_values, keras, make_inputs, run_layer_test
+from .helpers import check_initial_values, keras, make_inputs, run_layer_test
+
+# Keras 3.15's Variable.numpy() trips NumPy 2's copy-keyword deprecation; not ours to act on.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
 
 
 # -- Input ---------------------------------------------------------------------------------------
@@ -140,7 +143,6 @@ def test_dropout_keys_and_modes():
             layer(x)
 
 
-@pytest.mark.xfail(raises=AttributeError, strict=True, reason=STATELESS_CALL_NEEDS_STATE_VARS)
 def test_dropout_in_a_model_through_stateless_call():
     """The pure path the train step uses: ``training=True`` with a key drops, ``training=False`` is the identity."""
     model = kerasish.Sequential([kerasish.Input(shape=(100,)), layers.Dropout(0.25)])
@@ -191,7 +193,8 @@ def test_reshape(target_shape, input_shape, out_shape):
 @pytest.mark.parametrize("kwargs, input_shape, dtype", [
     ({}, (3, 5), "int32"),
     ({}, (2, 3, 4), "int32"),
-    ({"embeddings_initializer": "random_normal"}, (2, 6), "int64"),
+    pytest.param({"embeddings_initializer": "random_normal"}, (2, 6), "int64", marks=pytest.mark.filterwarnings(
+        "ignore:Explicitly requested dtype int64")),  # JAX without x64 makes it int32, and says so
     ({"embeddings_regularizer": "l2"}, (2, 4), "int32"),
 ])
 def test_embedding(kwargs, input_shape, dtype):

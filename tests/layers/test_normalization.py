@@ -10,7 +10,10 @@ import pytest
 from kerasish import layers
 from kerasish.errors import ConfigError
 
-from .helpers import STATELESS_CALL_NEEDS_STATE_VARS, assert_close, keras, make_inputs, run_layer_test
+from .helpers import assert_close, keras, make_inputs, run_layer_test
+
+# Keras 3.15's Variable.numpy() trips NumPy 2's copy-keyword deprecation; not ours to act on.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
 
 NHWC = (2, 5, 5, 4)
 NCHW = (2, 4, 5, 5)
@@ -64,7 +67,6 @@ def test_batch_normalization_eager_training_call_updates_moving_statistics_like_
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.xfail(raises=AttributeError, strict=True, reason=STATELESS_CALL_NEEDS_STATE_VARS)
 def test_batch_normalization_stateless_call_returns_keras_moving_statistics(bn_pair):
     """``model.stateless_call(..., training=True)``, the train step's pure path, returns the new statistics."""
     model, x, start = bn_pair["model"], bn_pair["x"], bn_pair["start"]
