@@ -57,5 +57,10 @@ def main(argv=None) -> dict:
     return results
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """Console entry point (``kerasish-demo``): exit status 0 on success."""
     main()
+
+
+if __name__ == "__main__":
+    cli()
