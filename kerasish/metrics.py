@@ -15,6 +15,7 @@ Keras 3.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -490,7 +491,7 @@ def confusion_counts(
     top_k: int | None = None,
     class_id: int | None = None,
     multi_label: bool = False,
-    label_weights=None,
+    label_weights: Sequence[float] | None = None,
 ) -> State:
     """Weighted TP/FP/TN/FN counts of ``y_pred > threshold`` for each threshold.
 
@@ -498,10 +499,34 @@ def confusion_counts(
     thresholds predictions are clipped to [0, 1] and bucketed (O(n) instead of
     O(n * thresholds)); the bucket rule is Keras's, so edge cases agree too.
 
+    The work is one jitted function of the configuration, so that calling a
+    metric outside jit compiles one program instead of dozens of small ones
+    (inside an enclosing jit it is simply inlined).
+
     Returns:
         ``{"tp", "fp", "tn", "fn"}``, each of shape ``(len(thresholds),)``, or
         ``(len(thresholds), num_labels)`` when ``multi_label``.
     """
+    return _confusion_counts(
+        y_true,
+        y_pred,
+        sample_weight,
+        thresholds=tuple(float(t) for t in thresholds),
+        evenly_spaced=bool(evenly_spaced),
+        top_k=top_k,
+        class_id=class_id,
+        multi_label=bool(multi_label),
+        label_weights=None if label_weights is None else tuple(float(w) for w in np.ravel(label_weights)),
+    )
+
+
+@functools.partial(
+    jax.jit,
+    static_argnames=("thresholds", "evenly_spaced", "top_k", "class_id", "multi_label", "label_weights"),
+)
+def _confusion_counts(
+    y_true, y_pred, sample_weight, *, thresholds, evenly_spaced, top_k, class_id, multi_label, label_weights
+) -> State:
     f32 = jnp.float32
     y_true = jnp.asarray(y_true).astype(f32)
     y_pred = jnp.asarray(y_pred).astype(f32)

@@ -17,6 +17,16 @@ B, D, C, T = 6, 4, 4, 3
 TOL = {"rtol": 1e-6, "atol": 1e-6}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _fast_compiles():
+    """These tests are bound by XLA compile time (every new op/shape compiles);
+    full XLA optimization buys nothing for arrays this small."""
+    previous = jax.config.read("jax_disable_most_optimizations")
+    jax.config.update("jax_disable_most_optimizations", True)
+    yield
+    jax.config.update("jax_disable_most_optimizations", previous)
+
+
 # --------------------------------------------------------------------------- data
 
 

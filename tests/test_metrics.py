@@ -22,6 +22,16 @@ NUM_BATCHES = 3
 f32 = np.float32
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _fast_compiles():
+    """These tests are bound by XLA compile time (every new op/shape compiles);
+    full XLA optimization buys nothing for arrays this small."""
+    previous = jax.config.read("jax_disable_most_optimizations")
+    jax.config.update("jax_disable_most_optimizations", True)
+    yield
+    jax.config.update("jax_disable_most_optimizations", previous)
+
+
 # --------------------------------------------------------------------------- data
 
 
@@ -81,28 +91,21 @@ def _batches(kind: str, seed: int = 0):
 
 # name (same in kerasish and Keras), kwargs, data kind
 CASES = [
-    ("Mean", {}, "values"),
     ("Mean", {}, "values_seq"),
     ("Accuracy", {}, "exact"),
     ("BinaryAccuracy", {}, "binary_col"),
     ("BinaryAccuracy", {"threshold": 0.7}, "binary_flat"),
-    ("CategoricalAccuracy", {}, "onehot"),
     ("CategoricalAccuracy", {}, "onehot_seq"),
-    ("SparseCategoricalAccuracy", {}, "sparse"),
     ("SparseCategoricalAccuracy", {}, "sparse_col"),
     ("SparseCategoricalAccuracy", {}, "sparse_seq"),
-    ("TopKCategoricalAccuracy", {}, "onehot"),
     ("TopKCategoricalAccuracy", {"k": 2}, "onehot_seq"),
-    ("SparseTopKCategoricalAccuracy", {"k": 2}, "sparse"),
     ("SparseTopKCategoricalAccuracy", {"k": 2}, "sparse_seq"),
     # Thresholds: one default, three uneven (exact comparisons), three even (bucketed).
     ("Precision", {}, "binary_flat"),
     ("Precision", {"thresholds": [0.3, 0.5, 0.7]}, "binary_multi"),
     ("Precision", {"thresholds": [0.0, 0.5, 1.0]}, "binary_col"),
-    ("Precision", {"top_k": 2}, "onehot"),
     ("Precision", {"top_k": 2, "class_id": 2}, "onehot"),
     ("Recall", {}, "binary_col"),
-    ("Recall", {"thresholds": [0.3, 0.5, 0.7]}, "binary_multi"),
     ("Recall", {"class_id": 1}, "onehot"),
     ("AUC", {}, "binary_col"),
     ("AUC", {}, "binary_multi"),
@@ -117,12 +120,9 @@ CASES = [
     ("F1Score", {"average": "micro"}, "onehot"),
     ("F1Score", {"average": "macro", "threshold": 0.5}, "binary_multi"),
     ("F1Score", {"average": "weighted", "threshold": 0.5}, "binary_multi"),
-    ("F1Score", {"threshold": 0.4}, "binary_multi"),
     ("FBetaScore", {"beta": 2.0, "average": "macro"}, "onehot"),
-    ("MeanSquaredError", {}, "real"),
     ("MeanSquaredError", {}, "real_seq"),
     ("MeanAbsoluteError", {}, "real"),
-    ("RootMeanSquaredError", {}, "real"),
     ("RootMeanSquaredError", {}, "real_seq"),
     ("MeanAbsolutePercentageError", {}, "positive"),
     ("MeanSquaredLogarithmicError", {}, "positive"),
@@ -159,8 +159,8 @@ def _keras_result(name, kwargs, batches, weighted, none_as_ones=False):
 
     With ``none_as_ones`` the unweighted run passes weights of 1 instead of
     None: the same numbers in Keras, and it reuses the ops that the weighted
-    run compiled (eager Keras compiles every op once per shape; this halves
-    the module's run time). The jitted test below checks Keras's real None.
+    run compiled (eager Keras compiles every op once per shape). The jitted
+    test below compares against Keras's real None path.
     """
     metric = getattr(keras.metrics, name)(**kwargs)
     for y_true, y_pred, weights in batches:

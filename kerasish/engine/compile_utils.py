@@ -74,12 +74,13 @@ class CompiledMetrics:
     """Metric objects per output plus loss trackers; state is a pytree updated inside the step."""
 
     def __init__(self, metrics, weighted_metrics, compiled_loss: CompiledLoss, output_shapes: list,
-                 y_kinds: list | None = None):
+                 target_shapes: list | None = None):
         names = compiled_loss.output_names
         multi = len(names) > 1
         self.trackers = [("loss", None)]
         if multi:
             self.trackers += [(f"{name}_loss", name) for _, name, _, _ in compiled_loss.entries]
+        self.output_shapes = output_shapes
         self.entries: list[tuple[int, str, Any, bool]] = []  # (output index, log name, metric, weighted)
         for spec, weighted in ((metrics, False), (weighted_metrics, True)):
             for i, (name, out_spec) in enumerate(zip(names, _per_output(spec, names, "metrics", allow_single=False))):
@@ -87,7 +88,8 @@ class CompiledMetrics:
                     continue
                 items = out_spec if isinstance(out_spec, (list, tuple)) else [out_spec]
                 for item in items:
-                    metric = metrics_mod.get(item, loss=compiled_loss.loss_for(i), output_shape=output_shapes[i])
+                    metric = metrics_mod.get(item, loss=compiled_loss.loss_for(i), output_shape=output_shapes[i],
+                                             target_shape=None if target_shapes is None else target_shapes[i])
                     log_name = f"{name}_{metric.name}" if multi else metric.name
                     self.entries.append((i, log_name, metric, weighted))
         seen = set()
@@ -100,7 +102,7 @@ class CompiledMetrics:
     def init_state(self) -> dict:
         return {
             "trackers": [self._mean.init_state() for _ in self.trackers],
-            "metrics": [m.init_state() for _, _, m, _ in self.entries],
+            "metrics": [m.init_state(self.output_shapes[i]) for i, _, m, _ in self.entries],
         }
 
     def update(self, state: dict, total_loss, per_output_loss: dict, y_true: list, y_pred: list,
@@ -126,3 +128,15 @@ class CompiledMetrics:
     @property
     def names(self) -> list[str]:
         return [n for n, _ in self.trackers] + [n for _, n, _, _ in self.entries]
+
+
+def check_metric_names(spec) -> None:
+    """Fail at compile time on unknown metric names ("accuracy" is resolved later, from the data)."""
+    if spec is None:
+        return
+    items = spec.values() if isinstance(spec, dict) else (spec if isinstance(spec, (list, tuple)) else [spec])
+    for item in items:
+        if isinstance(item, (list, tuple, dict)):
+            check_metric_names(item)
+        elif not (isinstance(item, str) and item.lower() in ("accuracy", "acc")):
+            metrics_mod.get(item)

@@ -26,7 +26,7 @@ from kerasish.callbacks.base import Callback, CallbackList
 from kerasish.callbacks.history import History
 from kerasish.callbacks.progress import ProgbarLogger
 from kerasish.engine import adapters
-from kerasish.engine.compile_utils import CompiledLoss, CompiledMetrics
+from kerasish.engine.compile_utils import CompiledLoss, CompiledMetrics, check_metric_names
 from kerasish.errors import ConfigError, InputError, NotCompiledError
 from kerasish.utils.random import next_key, numpy_rng
 
@@ -76,6 +76,8 @@ class Trainer:
         # Resolve names now so that a bad loss or metric fails at compile time.
         if loss is not None and not isinstance(loss, (list, tuple, dict)):
             losses_mod.get(loss)
+        check_metric_names(metrics)
+        check_metric_names(weighted_metrics)
         self._compile_args = dict(loss=loss, loss_weights=loss_weights, metrics=metrics,
                                   weighted_metrics=weighted_metrics)
         self.run_eagerly = bool(run_eagerly)
@@ -84,11 +86,9 @@ class Trainer:
         self._opt_state = None
         self._opt_partition = None
         self._fn_cache = {}
-        self._compiled_loss = None
+        self._compiled_loss = None  # resolved against the outputs and the first targets seen
         self._compiled_metrics = None
         self.compiled = True
-        if self.built:
-            self._resolve_compile()
 
     def _assert_compiled(self, what: str) -> None:
         if not self.compiled:
@@ -100,14 +100,19 @@ class Trainer:
             raise ConfigError(f"compile() was given no loss, so the default {step} has nothing to minimize; "
                               "pass loss=... (e.g. 'mse') or override train_step/test_step.")
 
-    def _resolve_compile(self) -> None:
+    def _resolve_compile(self, sample_y=None) -> None:
+        """Resolve losses and metrics against the outputs (and the targets' shapes, for "accuracy")."""
         if self._compiled_loss is not None:
             return
         names = self.output_names
         shapes = self._output_shapes()
         args = self._compile_args
         self._compiled_loss = CompiledLoss(args["loss"], args["loss_weights"], names)
-        self._compiled_metrics = CompiledMetrics(args["metrics"], args["weighted_metrics"], self._compiled_loss, shapes)
+        target_shapes = None
+        if sample_y is not None:
+            target_shapes = [None if t is None else tuple(np.shape(t)) for t in self._flatten_y(sample_y)]
+        self._compiled_metrics = CompiledMetrics(args["metrics"], args["weighted_metrics"], self._compiled_loss,
+                                                 shapes, target_shapes)
 
     def _ordered_floats(self, logs: dict) -> dict:
         """Logs fetched to the host as floats, in Keras's order: loss first, then metrics as compiled."""
@@ -391,10 +396,10 @@ class Trainer:
         self._step_count = live.state["step"]
 
     # -- building from data ------------------------------------------------------------------------
-    def _prepare_model(self, sample_x) -> None:
+    def _prepare_model(self, sample_x, sample_y=None) -> None:
         if not self.built:
             self._build_from_data(sample_x)
-        self._resolve_compile()
+        self._resolve_compile(sample_y)
 
     def _build_from_data(self, x) -> None:
         def spec(a):
@@ -434,7 +439,7 @@ class Trainer:
         data = adapters.make_data(x, y, sample_weight, batch_size, shuffle, steps_per_epoch,
                                   check_finite=check_finite)
         sample_x, sample_y = self._peek(data)
-        self._prepare_model(sample_x)
+        self._prepare_model(sample_x, sample_y)
         self._assert_has_loss("train_step")
         self._check_batch_data(sample_x, sample_y)
         val = None
@@ -525,7 +530,7 @@ class Trainer:
         self._assert_compiled("evaluate")
         data = adapters.make_data(x, y, sample_weight, batch_size, False, steps, check_finite=check_finite)
         sample_x, sample_y = self._peek(data)
-        self._prepare_model(sample_x)
+        self._prepare_model(sample_x, sample_y)
         self._assert_has_loss("test_step")
         self._check_batch_data(sample_x, sample_y, "test_step")
         self._jitted("test")
@@ -546,8 +551,6 @@ class Trainer:
         if not self.built:
             self._build_from_data(sample_x)
         self._check_x(sample_x)
-        if self.compiled:
-            self._resolve_compile()
         predict_fn = self._jitted("predict")
         tw, ntw = self._state_vars
         state = {"trainable": [v.value for v in tw], "non_trainable": [v.value for v in ntw]}
@@ -572,7 +575,7 @@ class Trainer:
         if not isinstance(data, adapters.ArrayData):
             raise InputError("*_on_batch methods take arrays (or lists/dicts of arrays).")
         data.batch_size = data.n
-        self._prepare_model(data.x) if self.compiled else None
+        self._prepare_model(data.x, data.y)
         return data
 
     def _format_logs(self, logs: dict, return_dict: bool):

@@ -98,8 +98,6 @@ class Sequential(Model):
         self._output_tensor = x
         self._build_input_shape = tuple(input_shape)
         self.built = True
-        if self.compiled:
-            self._resolve_compile()
 
     def call(self, inputs, training=None):
         x = inputs

@@ -318,3 +318,17 @@ def test_run_eagerly_matches_jit():
               loss=kerasish.losses.SparseCategoricalCrossentropy(from_logits=True), run_eagerly=True)
     b.fit(x, y, epochs=1, batch_size=32, shuffle=False, verbose=0)
     _assert_same_weights(a, b)
+
+
+def test_accuracy_resolves_from_targets_and_shape_dependent_metrics():
+    x, y = _data()
+    one_hot = np.eye(3, dtype="float32")[y]
+    kerasish.utils.set_random_seed(0)
+    model = kerasish.Sequential([kerasish.Input(shape=(4,)), layers.Dense(3, activation="softmax")])
+    # mse with one-hot targets: Keras picks categorical accuracy from the shapes, not from the loss.
+    model.compile(optimizer="adam", loss="mse",
+                  metrics=["accuracy", kerasish.metrics.F1Score(average="macro"), kerasish.metrics.AUC()])
+    logs = model.fit(x, one_hot, epochs=1, verbose=0).history
+    assert {"accuracy", "f1_score", "auc"} <= set(logs)
+    acc = np.mean(np.argmax(model.predict(x, verbose=0), axis=1) == y)
+    assert model.evaluate(x, one_hot, verbose=0, return_dict=True)["accuracy"] == pytest.approx(acc, abs=1e-6)
