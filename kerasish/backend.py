@@ -144,12 +144,15 @@ class StatelessScope:
         rng: a PRNG key for stochastic layers (dropout); each request folds in a
             counter, so the order of layers (fixed at trace time) decides the keys.
         training: the default ``training`` flag for layers that were not given one.
+        sample_mask: optional ``(batch,)`` array, 1 for real samples and 0 for padding (the
+            engine pads a last partial batch); layers with batch statistics ignore padded rows.
     """
 
-    def __init__(self, values: dict[int, Any], rng=None, training: bool = False):
+    def __init__(self, values: dict[int, Any], rng=None, training: bool = False, sample_mask=None):
         self.values = dict(values)
         self.rng = rng
         self.training = training
+        self.sample_mask = sample_mask
         self._rng_counter = 0
         self.losses: list = []
 

@@ -188,7 +188,9 @@ class IterableData:
         x = to_numpy_struct(x, "x", self.check_finite)
         y = to_numpy_struct(y, "y", self.check_finite)
         sw = to_numpy_struct(sw, "sample_weight", self.check_finite)
-        num_samples(named_leaves(x, "x") + named_leaves(y, "y") + named_leaves(sw, "sample_weight"))
+        n = num_samples(named_leaves(x, "x") + named_leaves(y, "y") + named_leaves(sw, "sample_weight"))
+        if self.batch_size is None:
+            self.batch_size = n  # later, shorter batches are padded to this size
         return x, y, sw
 
     def peek(self) -> tuple:

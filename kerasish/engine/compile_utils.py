@@ -60,11 +60,19 @@ class CompiledLoss:
                 return loss
         return None
 
-    def __call__(self, y_true: list, y_pred: list, sample_weight: list) -> tuple[Any, dict]:
+    def __call__(self, y_true: list, y_pred: list, sample_weight: list, batch_scale=None) -> tuple[Any, dict]:
+        """Total and per-output losses.
+
+        ``batch_scale`` (padded batch size / real batch size) corrects the losses whose
+        reduction divides by the number of elements, so a padded batch gives the exact
+        loss of its real samples (padded rows carry zero sample weight).
+        """
         total = jnp.zeros((), jnp.float32)
         per_output = {}
         for i, name, loss, w in self.entries:
             value = loss(y_true[i], y_pred[i], sample_weight[i])
+            if batch_scale is not None and getattr(loss, "reduction", None) in ("sum_over_batch_size", "mean"):
+                value = value * batch_scale
             per_output[name] = value
             total = total + w * value
         return total, per_output
@@ -106,14 +114,15 @@ class CompiledMetrics:
         }
 
     def update(self, state: dict, total_loss, per_output_loss: dict, y_true: list, y_pred: list,
-               sample_weight: list, batch_size) -> dict:
+               sample_weight: list, batch_size, mask=None) -> dict:
+        """Accumulate one batch; ``mask`` (1 real, 0 padding) keeps padded rows out of every metric."""
         trackers = []
         for (log_name, out_name), s in zip(self.trackers, state["trackers"]):
             value = total_loss if out_name is None else per_output_loss[out_name]
             trackers.append(self._mean.update_state(s, value, sample_weight=batch_size))
         new_metrics = []
         for (i, _, metric, weighted), s in zip(self.entries, state["metrics"]):
-            sw = sample_weight[i] if weighted else None
+            sw = sample_weight[i] if weighted else mask
             new_metrics.append(metric.update_state(s, y_true[i], y_pred[i], sw))
         return {"trackers": trackers, "metrics": new_metrics}
 

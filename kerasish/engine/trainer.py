@@ -35,6 +35,11 @@ def _first_leaf(x):
     return jax.tree.leaves(x)[0]
 
 
+def _pad_rows(tree, pad: int):
+    """Append ``pad`` zero rows to every array in ``tree`` (None entries stay None)."""
+    return jax.tree.map(lambda a: np.concatenate([a, np.zeros((pad,) + a.shape[1:], a.dtype)]), tree)
+
+
 class Trainer:
     """The training half of :class:`kerasish.Model` (mixed into it)."""
 
@@ -180,11 +185,26 @@ class Trainer:
             table[int(k)] = float(v)
         return table[labels]
 
-    def _prepare_batch(self, x, y, sw, class_weight=None):
+    def _overridden(self, step: str) -> bool:
+        return getattr(type(self), step) is not getattr(Trainer, step)
+
+    def _prepare_batch(self, x, y, sw, class_weight=None, pad_to: int | None = None, step: str = "train_step"):
+        """``(x, y_list, sample_weight_list[, mask])`` on the device.
+
+        The default steps get a fourth entry, the sample mask, and a short batch is
+        padded to ``pad_to`` rows (zero inputs, zero sample weight, mask 0) so that the
+        last partial batch reuses the compiled step; the steps keep loss and metrics
+        exact. An overridden step gets the plain ``(x, y, sample_weight)`` batch, unpadded.
+        """
         n = int(_first_leaf(x).shape[0])
         y_flat = self._flatten_y(y)
         sw_flat = self._flatten_sample_weight(sw, n, y_flat, class_weight)
-        return jax.device_put((x, y_flat, sw_flat))
+        if self._overridden(step):
+            return jax.device_put((x, y_flat, sw_flat))
+        mask = np.ones((n,), np.float32)
+        if pad_to is not None and n < pad_to:
+            x, y_flat, sw_flat, mask = _pad_rows((x, y_flat, sw_flat, mask), pad_to - n)
+        return jax.device_put((x, y_flat, sw_flat, mask))
 
     # -- checks on the host, before any compute ------------------------------------------------
     def _check_batch_data(self, x, y=None, step: str = "train_step") -> None:
@@ -250,7 +270,8 @@ class Trainer:
         return [x]
 
     # -- pure functions ------------------------------------------------------------------------
-    def stateless_scope(self, trainable: list, non_trainable: list, rng=None, training: bool = False):
+    def stateless_scope(self, trainable: list, non_trainable: list, rng=None, training: bool = False,
+                        sample_mask=None):
         """A context in which every layer of this model reads the given values (for custom steps).
 
         Inside it, calling the model or any of its sublayers is pure; afterwards
@@ -269,21 +290,30 @@ class Trainer:
                              f"got {len(trainable)} and {len(non_trainable)} values.")
         values = {id(v): a for v, a in zip(tw, trainable)}
         values.update({id(v): a for v, a in zip(ntw, non_trainable)})
-        return StatelessScope(values, rng=rng, training=training)
+        return StatelessScope(values, rng=rng, training=training, sample_mask=sample_mask)
 
     def new_non_trainable(self, scope: StatelessScope) -> list:
         """The non-trainable values (e.g. BatchNormalization statistics) as updated inside ``scope``."""
         return [scope.values[id(v)] for v in self._partition()[1]]
 
-    def stateless_call(self, trainable: list, non_trainable: list, x, training: bool = False, rng=None):
+    def stateless_call(self, trainable: list, non_trainable: list, x, training: bool = False, rng=None,
+                       sample_mask=None):
         """Run the model as a pure function of variable values: returns ``(y_pred, new_non_trainable)``."""
-        with self.stateless_scope(trainable, non_trainable, rng=rng, training=training) as scope:
+        with self.stateless_scope(trainable, non_trainable, rng=rng, training=training,
+                                  sample_mask=sample_mask) as scope:
             y = self(x, training=training)
         return y, self.new_non_trainable(scope)
 
-    def compute_loss(self, trainable: list, y_true: list, y_pred, sample_weight: list):
-        """Total loss (with weight regularization) and per-output losses, as pure JAX."""
-        total, per_output = self._compiled_loss(y_true, self._flatten_outputs(y_pred), sample_weight)
+    def compute_loss(self, trainable: list, y_true: list, y_pred, sample_weight: list, mask=None):
+        """Total loss (with weight regularization) and per-output losses, as pure JAX.
+
+        ``mask`` (1 for real rows, 0 for padding) makes a padded batch's loss that of its real rows.
+        """
+        batch_scale = None
+        if mask is not None:
+            sample_weight = [w * mask.reshape(mask.shape + (1,) * (w.ndim - 1)) for w in sample_weight]
+            batch_scale = mask.shape[0] / jnp.maximum(jnp.sum(mask), 1.0)
+        total, per_output = self._compiled_loss(y_true, self._flatten_outputs(y_pred), sample_weight, batch_scale)
         tw, _ = self._partition()
         for var, value in zip(tw, trainable):
             if var.regularizer is not None:
@@ -300,9 +330,12 @@ class Trainer:
         return optax.apply_updates(trainable, updates), opt_state
 
     def update_metrics(self, metric_state, loss, per_output_loss, y_true: list, y_pred, sample_weight: list,
-                       batch_size):
+                       batch_size, mask=None):
+        if mask is not None:
+            sample_weight = [w * mask.reshape(mask.shape + (1,) * (w.ndim - 1)) for w in sample_weight]
+            batch_size = jnp.sum(mask)
         return self._compiled_metrics.update(metric_state, loss, per_output_loss, y_true,
-                                             self._flatten_outputs(y_pred), sample_weight, batch_size)
+                                             self._flatten_outputs(y_pred), sample_weight, batch_size, mask)
 
     def compute_metrics(self, metric_state) -> dict:
         return self._compiled_metrics.results(metric_state)
@@ -310,29 +343,35 @@ class Trainer:
     def train_step(self, state: dict, batch) -> tuple[dict, dict]:
         """One training step: ``(state, (x, y, sample_weight)) -> (state, logs)``. Pure; override to customize.
 
-        ``y`` and ``sample_weight`` are lists with one entry per output.
+        ``y`` and ``sample_weight`` are lists with one entry per output. The default
+        step also receives a fourth entry, the sample mask of a padded batch.
         """
-        x, y, sw = batch
+        x, y, sw, *rest = batch
+        mask = rest[0] if rest else None
         rng, step_rng = jax.random.split(state["rng"])
 
         def loss_fn(trainable):
-            y_pred, new_nt = self.stateless_call(trainable, state["non_trainable"], x, training=True, rng=step_rng)
-            loss, per_output = self.compute_loss(trainable, y, y_pred, sw)
+            y_pred, new_nt = self.stateless_call(trainable, state["non_trainable"], x, training=True, rng=step_rng,
+                                                 sample_mask=mask)
+            loss, per_output = self.compute_loss(trainable, y, y_pred, sw, mask)
             return loss, (y_pred, new_nt, per_output)
 
         (loss, (y_pred, new_nt, per_output)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["trainable"])
         trainable, opt_state = self.optimizer_apply(grads, state["optimizer"], state["trainable"])
-        metrics = self.update_metrics(state["metrics"], loss, per_output, y, y_pred, sw, _first_leaf(x).shape[0])
+        metrics = self.update_metrics(state["metrics"], loss, per_output, y, y_pred, sw, _first_leaf(x).shape[0],
+                                      mask)
         new_state = {**state, "trainable": trainable, "non_trainable": new_nt, "optimizer": opt_state,
                      "metrics": metrics, "rng": rng, "step": state["step"] + 1}
         return new_state, self.compute_metrics(metrics)
 
     def test_step(self, state: dict, batch) -> tuple[dict, dict]:
         """One evaluation step: updates only the metric state."""
-        x, y, sw = batch
+        x, y, sw, *rest = batch
+        mask = rest[0] if rest else None
         y_pred, _ = self.stateless_call(state["trainable"], state["non_trainable"], x, training=False)
-        loss, per_output = self.compute_loss(state["trainable"], y, y_pred, sw)
-        metrics = self.update_metrics(state["metrics"], loss, per_output, y, y_pred, sw, _first_leaf(x).shape[0])
+        loss, per_output = self.compute_loss(state["trainable"], y, y_pred, sw, mask)
+        metrics = self.update_metrics(state["metrics"], loss, per_output, y, y_pred, sw, _first_leaf(x).shape[0],
+                                      mask)
         return {**state, "metrics": metrics}, self.compute_metrics(metrics)
 
     def predict_step(self, state: dict, x):
@@ -471,7 +510,7 @@ class Trainer:
                         callback_list.call("on_train_batch_begin", step, {})
                     if step > 0 and not isinstance(data, adapters.ArrayData):
                         self._check_batch_data(bx, by)
-                    batch = self._prepare_batch(bx, by, bsw, class_weight)
+                    batch = self._prepare_batch(bx, by, bsw, class_weight, pad_to=data.batch_size)
                     live.state, logs = train_fn(live.state, batch)
                     callback_list.call("on_train_batch_end", step, logs)
                     if self.stop_training:
@@ -517,7 +556,7 @@ class Trainer:
                 callbacks.call("on_test_batch_begin", step, {})
             if not isinstance(data, adapters.ArrayData):
                 self._check_batch_data(bx, by, "test_step")
-            state, logs = test_fn(state, self._prepare_batch(bx, by, bsw))
+            state, logs = test_fn(state, self._prepare_batch(bx, by, bsw, pad_to=data.batch_size, step="test_step"))
             if callbacks is not None:
                 callbacks.call("on_test_batch_end", step, logs)
         if logs is None:
@@ -557,11 +596,18 @@ class Trainer:
         cbl = CallbackList(callbacks, model=self, params={"steps": data.steps, "verbose": verbose})
         cbl.call("on_predict_begin", {})
         outputs = []
+        pad = not self._overridden("predict_step")
         for step, (bx, _, _) in enumerate(data.batches()):
             cbl.call("on_predict_batch_begin", step, {})
             if not isinstance(data, adapters.ArrayData):
                 self._check_x(bx)
-            out = predict_fn(state, jax.device_put(bx))
+            n = int(_first_leaf(bx).shape[0])
+            if pad and data.batch_size is not None and n < data.batch_size:
+                # Pad the last partial batch (no recompilation) and drop the padded rows after.
+                (bx,) = _pad_rows((bx,), data.batch_size - n)
+                out = jax.tree.map(lambda a, n=n: a[:n], predict_fn(state, jax.device_put(bx)))
+            else:
+                out = predict_fn(state, jax.device_put(bx))
             outputs.append(out)
             cbl.call("on_predict_batch_end", step, {"outputs": out})
         if not outputs:
@@ -606,7 +652,7 @@ class Trainer:
         self._check_batch_data(data.x, data.y, "test_step")
         test_fn = self._jitted("test")
         _, logs = test_fn(self._make_state(with_optimizer=False),
-                          self._prepare_batch(data.x, data.y, data.sample_weight))
+                          self._prepare_batch(data.x, data.y, data.sample_weight, step="test_step"))
         return self._format_logs(logs, return_dict)
 
     def predict_on_batch(self, x):

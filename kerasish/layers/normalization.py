@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 from flax import nnx
 
 from kerasish import initializers, regularizers
+from kerasish.backend import current_scope
 from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer
 from kerasish.utils.random import next_key, next_seed
@@ -74,7 +76,14 @@ class BatchNormalization(Layer):
     def call(self, inputs, training=False):
         module = self._nnx_module()
         use_batch_stats = bool(training) and self.trainable
-        out = module(inputs, use_running_average=not use_batch_stats)
+        mask = None
+        scope = current_scope()
+        if use_batch_stats and scope is not None and scope.sample_mask is not None \
+                and scope.sample_mask.shape[0] == inputs.shape[0]:
+            # Padded rows (a last partial batch) must not enter the batch statistics.
+            rows = scope.sample_mask.reshape((-1,) + (1,) * (inputs.ndim - 1)) > 0
+            mask = jnp.broadcast_to(rows, inputs.shape)
+        out = module(inputs, use_running_average=not use_batch_stats, mask=mask)
         if use_batch_stats:
             self.moving_mean.assign(module.mean[...])
             self.moving_variance.assign(module.var[...])
