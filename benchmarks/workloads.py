@@ -253,7 +253,7 @@ def build_kerasish(w: Workload):
         return jnp.mean(t, axis=1)
 
     return _build(ns, w, attention=lambda h: attention_cls(NUM_HEADS, D_MODEL // NUM_HEADS)(h),
-                  pool=kerasish.layers.Lambda(mean_over_sequence))
+                  pool=lambda h: kerasish.layers.Lambda(mean_over_sequence)(h))
 
 
 def compile_kerasish(model, steps_per_execution=None) -> None:
@@ -276,7 +276,7 @@ def build_keras(w: Workload):
                                Sequential=keras.Sequential)
     return _build(ns, w,
                   attention=lambda h: keras.layers.MultiHeadAttention(NUM_HEADS, D_MODEL // NUM_HEADS)(h, h),
-                  pool=keras.layers.GlobalAveragePooling1D())
+                  pool=lambda h: keras.layers.GlobalAveragePooling1D()(h))
 
 
 def compile_keras(model, steps_per_execution: int = 1) -> None:

@@ -25,7 +25,7 @@ from kerasish.backend import LiveState, StatelessScope
 from kerasish.callbacks.base import Callback, CallbackList
 from kerasish.callbacks.history import History
 from kerasish.callbacks.progress import ProgbarLogger
-from kerasish.engine import adapters
+from kerasish.engine import adapters, compilation_cache
 from kerasish.engine.compile_utils import CompiledLoss, CompiledMetrics, check_metric_names
 from kerasish.errors import ConfigError, InputError, NotCompiledError
 from kerasish.utils.random import next_key, numpy_rng
@@ -391,6 +391,7 @@ class Trainer:
         key = (kind, tuple(map(id, tw)), tuple(map(id, ntw)))
         fn = self._fn_cache.get(key)
         if fn is None:
+            compilation_cache.ensure_default()
             raw = {"train": self.train_step, "test": self.test_step, "predict": self.predict_step}[kind]
             if self.run_eagerly:
                 fn = raw
