@@ -12,6 +12,7 @@ state, so a callback that reads or sets weights sees and changes the real ones.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import jax
@@ -27,6 +28,7 @@ from kerasish.callbacks.history import History
 from kerasish.callbacks.progress import ProgbarLogger
 from kerasish.engine import adapters, compilation_cache
 from kerasish.engine.compile_utils import CompiledLoss, CompiledMetrics, check_metric_names
+from kerasish.engine.execution import AutoSteps, SlicedLogs, make_multi_step, stack_batches
 from kerasish.errors import ConfigError, InputError, NotCompiledError
 from kerasish.utils.random import next_key, numpy_rng
 
@@ -57,11 +59,12 @@ class Trainer:
         self._compiled_loss = None
         self._compiled_metrics = None
         self.run_eagerly = False
-        self.steps_per_execution = 1
+        self.steps_per_execution = "auto"
+        self._steps_decisions: dict = {}
 
     # -- compile -------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
-                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
+                run_eagerly=False, steps_per_execution="auto", jit_compile="auto", auto_scale_loss=True):
         """Configure the model for training (Keras arguments).
 
         Args:
@@ -72,7 +75,10 @@ class Trainer:
             metrics: names or metric objects; for several outputs a list per output or a dict.
             weighted_metrics: like ``metrics``, but weighted by ``sample_weight``/``class_weight``.
             run_eagerly: if True, steps run without ``jax.jit`` (for debugging).
-            steps_per_execution: accepted for Keras compatibility; fused multi-step execution comes later.
+            steps_per_execution: how many training steps run in one jitted call (a ``lax.scan`` over
+                that many stacked batches). ``"auto"`` (the default) times the first calls on this
+                device and model and fuses only when it is faster; an int forces it (1: no fusing).
+                Batch callbacks still see every batch's logs.
             jit_compile: accepted for Keras compatibility (steps are always jitted unless run_eagerly).
         """
         if not (steps_per_execution == "auto" or (isinstance(steps_per_execution, int) and steps_per_execution >= 1)):
@@ -91,6 +97,7 @@ class Trainer:
         self._opt_state = None
         self._opt_partition = None
         self._fn_cache = {}
+        self._steps_decisions = {}
         self._compiled_loss = None  # resolved against the outputs and the first targets seen
         self._compiled_metrics = None
         self.compiled = True
@@ -196,15 +203,19 @@ class Trainer:
         last partial batch reuses the compiled step; the steps keep loss and metrics
         exact. An overridden step gets the plain ``(x, y, sample_weight)`` batch, unpadded.
         """
+        return jax.device_put(self._host_batch(x, y, sw, class_weight, pad_to, step))
+
+    def _host_batch(self, x, y, sw, class_weight=None, pad_to: int | None = None, step: str = "train_step"):
+        """The batch of :meth:`_prepare_batch`, still as NumPy arrays on the host."""
         n = int(_first_leaf(x).shape[0])
         y_flat = self._flatten_y(y)
         sw_flat = self._flatten_sample_weight(sw, n, y_flat, class_weight)
         if self._overridden(step):
-            return jax.device_put((x, y_flat, sw_flat))
+            return (x, y_flat, sw_flat)
         mask = np.ones((n,), np.float32)
         if pad_to is not None and n < pad_to:
             x, y_flat, sw_flat, mask = _pad_rows((x, y_flat, sw_flat, mask), pad_to - n)
-        return jax.device_put((x, y_flat, sw_flat, mask))
+        return (x, y_flat, sw_flat, mask)
 
     # -- checks on the host, before any compute ------------------------------------------------
     def _check_batch_data(self, x, y=None, step: str = "train_step") -> None:
@@ -392,11 +403,12 @@ class Trainer:
         fn = self._fn_cache.get(key)
         if fn is None:
             compilation_cache.ensure_default()
-            raw = {"train": self.train_step, "test": self.test_step, "predict": self.predict_step}[kind]
+            raw = {"train": self.train_step, "test": self.test_step, "predict": self.predict_step,
+                   "train_multi": make_multi_step(self.train_step)}[kind]
             if self.run_eagerly:
                 fn = raw
             else:
-                fn = jax.jit(raw, donate_argnums=0 if kind == "train" else ())
+                fn = jax.jit(raw, donate_argnums=0 if kind.startswith("train") else ())
             self._fn_cache[key] = fn
         self._state_vars = (tw, ntw)
         return fn
@@ -495,27 +507,17 @@ class Trainer:
         callback_list = CallbackList(cbs, model=self, params={"epochs": epochs, "steps": data.steps,
                                                                "verbose": verbose})
         train_fn = self._jitted("train")
+        policy = self._steps_policy(data, callback_list)
         live = self._bind(self._make_state(with_optimizer=True))
         rng = numpy_rng()
         self.stop_training = False
         self.history = history
-        wants_begin = callback_list.wants("on_train_batch_begin")
         try:
             callback_list.call("on_train_begin", {})
             for epoch in range(initial_epoch, epochs):
                 live.state = {**live.state, "metrics": self._compiled_metrics.init_state()}
                 callback_list.call("on_epoch_begin", epoch, {})
-                logs = None
-                for step, (bx, by, bsw) in enumerate(data.batches(rng)):
-                    if wants_begin:
-                        callback_list.call("on_train_batch_begin", step, {})
-                    if step > 0 and not isinstance(data, adapters.ArrayData):
-                        self._check_batch_data(bx, by)
-                    batch = self._prepare_batch(bx, by, bsw, class_weight, pad_to=data.batch_size)
-                    live.state, logs = train_fn(live.state, batch)
-                    callback_list.call("on_train_batch_end", step, logs)
-                    if self.stop_training:
-                        break
+                logs = self._train_epoch(data, rng, live, callback_list, class_weight, policy, train_fn)
                 if logs is None:
                     warnings.warn("Your input ran out of data: training stopped.", stacklevel=2)
                     break
@@ -529,7 +531,73 @@ class Trainer:
             callback_list.call("on_train_end", {})
         finally:
             self._unbind(live)
+            if policy is not None and not policy.probing:
+                self._steps_decisions[self._steps_key(data)] = policy.k
         return history
+
+    # -- the epoch loop ----------------------------------------------------------------------------
+    def _steps_key(self, data) -> tuple:
+        x = data.x if isinstance(data, adapters.ArrayData) else None
+        shapes = tuple(tuple(np.shape(a)[1:]) for a in jax.tree.leaves(x)) if x is not None else None
+        return (data.batch_size, shapes, jax.default_backend())
+
+    def _steps_policy(self, data, callbacks: CallbackList) -> AutoSteps:
+        """How many steps each call runs: fixed by ``steps_per_execution``, or measured ("auto")."""
+        setting = self.steps_per_execution
+        user_begin = any(type(cb) not in (History, ProgbarLogger) and "on_train_batch_begin" in type(cb).__dict__
+                         for cb in callbacks)
+        if self._overridden("train_step") or self.run_eagerly:
+            return AutoSteps(fixed=1)  # a custom step takes (x, y, sample_weight) without a mask: no fusing
+        if isinstance(setting, int):
+            return AutoSteps(fixed=setting)
+        if user_begin:
+            return AutoSteps(fixed=1)  # a callback acting before each step sees each step apart
+        remembered = self._steps_decisions.get(self._steps_key(data))
+        if remembered is not None:
+            return AutoSteps(fixed=remembered)
+        return AutoSteps(max_steps=data.steps)
+
+    def _train_epoch(self, data, rng, live, callbacks: CallbackList, class_weight, policy: AutoSteps, train_fn):
+        """One epoch of calls; returns the last batch's logs (None when the data ran out at once)."""
+        batches = iter(data.batches(rng))
+        pad_to = data.batch_size
+        wants_begin = callbacks.wants("on_train_batch_begin")
+        step, logs = 0, None
+        iterable = not isinstance(data, adapters.ArrayData)
+        while not self.stop_training:
+            k = policy.k
+            chunk = list(itertools.islice(batches, k))
+            if not chunk:
+                break
+            if iterable:
+                for bx, by, _ in chunk[1 if step == 0 else 0:]:
+                    self._check_batch_data(bx, by)
+            host = [self._host_batch(bx, by, bsw, class_weight, pad_to) for bx, by, bsw in chunk]
+            same_shape = len({tuple(np.shape(a) for a in jax.tree.leaves(b)) for b in host}) == 1
+            if k == 1 or not same_shape:
+                for batch in host:
+                    if wants_begin:
+                        callbacks.call("on_train_batch_begin", step, {})
+                    policy.before_call()
+                    live.state, logs = train_fn(live.state, jax.device_put(batch))
+                    policy.after_call(live.state, 1)
+                    callbacks.call("on_train_batch_end", step, logs)
+                    step += 1
+                    if self.stop_training:
+                        break
+                continue
+            multi_fn = self._jitted("train_multi")
+            if wants_begin:
+                for i in range(len(chunk)):
+                    callbacks.call("on_train_batch_begin", step + i, {})
+            policy.before_call()
+            live.state, stacked = multi_fn(live.state, jax.device_put(stack_batches(host, k)))
+            policy.after_call(live.state, len(chunk))
+            for i in range(len(chunk)):
+                logs = SlicedLogs(stacked, i)
+                callbacks.call("on_train_batch_end", step + i, logs)
+            step += len(chunk)
+        return logs
 
     @staticmethod
     def _should_validate(epoch: int, freq) -> bool:

@@ -1,0 +1,338 @@
+"""Benchmark runner: kerasish vs hand-written flax.nnx + optax vs Keras 3, side by side.
+
+Usage::
+
+    python -m benchmarks.run [--workloads a,b,...] [--repeats N] [--quick] [--json OUT] [--warm-cache DIR]
+
+Every measurement runs in its own subprocess (``benchmarks.child``); repeat ``r`` runs every
+variant of a workload in turn (rotating the order), so slow drifts of the machine spread over
+all variants. Tables report medians over the repeats. See ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.workloads import WORKLOADS
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+TRAIN_VARIANTS = ["kerasish", "hw_step", "hw_scan_epoch", "hw_fused64", "keras", "keras_spe32"]
+INFER_VARIANTS = ["kerasish", "hw_step", "hw_scan_epoch", "hw_fused64", "keras", "keras_spe32"]
+CPU_DEFAULT = ["tiny_mlp", "mlp", "cnn", "evaluate", "predict"]
+
+LABELS = {
+    "kerasish": "kerasish fit (defaults)",
+    "hw_step": "hand-written: jit step/batch",
+    "hw_scan_epoch": "hand-written: scan epoch",
+    "hw_fused64": "hand-written: host-fed 64/call",
+    "keras": "Keras 3 fit (defaults)",
+    "keras_spe32": "Keras 3 steps_per_execution=32",
+}
+INFER_LABELS = {"kerasish": "kerasish {task} (defaults)", "keras": "Keras 3 {task} (defaults)"}
+
+
+def label(variant: str, task: str) -> str:
+    if task != "train" and variant in INFER_LABELS:
+        return INFER_LABELS[variant].format(task=task)
+    if variant in LABELS:
+        return LABELS[variant]
+    if variant.startswith("kerasish_spe"):
+        return f"kerasish steps_per_execution={variant.rsplit('_spe', 1)[1]}"
+    return variant
+
+
+def needs_first_step_run(variant: str, task: str) -> bool:
+    """kerasish/Keras need a separate run with a batch callback to time the first step.
+
+    A callback with a batch hook makes Keras (and may make kerasish) sync with the host every
+    batch, so it must not be present in the throughput run. Hand-written loops time their
+    first call in the throughput run itself; evaluate/predict time their first whole call.
+    """
+    return task == "train" and not variant.startswith("hw_")
+
+
+# ---------------------------------------------------------------------------------------------
+# Subprocesses
+# ---------------------------------------------------------------------------------------------
+def child_env(cache_dir: str | None) -> dict:
+    env = dict(os.environ)
+    env["KERAS_BACKEND"] = "jax"
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    if cache_dir is None:
+        env["JAX_ENABLE_COMPILATION_CACHE"] = "false"
+        env["KERASISH_COMPILATION_CACHE"] = "0"
+    else:
+        env["JAX_ENABLE_COMPILATION_CACHE"] = "true"
+        env["JAX_COMPILATION_CACHE_DIR"] = cache_dir
+        env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+        env["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
+        env["KERASISH_COMPILATION_CACHE"] = cache_dir
+    return env
+
+
+def run_child(spec: dict, timeout: float, python: str = sys.executable) -> dict:
+    """Run one measurement in a fresh interpreter; returns its result (``ok: False`` on failure)."""
+    cmd = [python, "-m", "benchmarks.child", json.dumps(spec)]
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=child_env(spec.get("cache_dir")), capture_output=True,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"timed out after {timeout:.0f}s", **spec}
+    wall = time.perf_counter() - start
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("BENCH_RESULT "):
+            result = json.loads(line[len("BENCH_RESULT "):])
+            result["process_wall_s"] = wall
+            return result
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
+    return {"ok": False, "error": "\n".join(tail) or f"exit code {proc.returncode}", "returncode": proc.returncode,
+            "process_wall_s": wall, **spec}
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics and reporting
+# ---------------------------------------------------------------------------------------------
+def summary(values: list) -> dict | None:
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def summarize_variant(runs: list[dict], first_runs: list[dict]) -> dict:
+    ok = [r for r in runs if r.get("ok")]
+    firsts = [r.get("first_step_s") for r in (first_runs if first_runs else ok) if r.get("ok")]
+    rss = [r.get("peak_rss_mb") for r in ok]
+    return {
+        "samples_per_s": summary([r.get("samples_per_s") for r in ok]),
+        "first_step_s": summary(firsts),
+        "peak_rss_mb": summary(rss),
+        "device_peak_mb": summary([r.get("device_peak_mb") for r in ok]),
+        "errors": [r.get("error") for r in runs + first_runs if not r.get("ok")],
+    }
+
+
+def ratios(stats: dict) -> dict:
+    """kerasish relative to the best hand-written variant, Keras default and Keras's best setting."""
+    def med(v, key="samples_per_s"):
+        s = stats.get(v, {}).get(key)
+        return s["median"] if s else None
+
+    out = {}
+    k = med("kerasish")
+    hw = {v: med(v) for v in stats if v.startswith("hw_") and med(v)}
+    keras = {v: med(v) for v in stats if v.startswith("keras") and not v.startswith("kerasish") and med(v)}
+    if k and hw:
+        best = max(hw, key=hw.get)
+        out["kerasish_vs_best_handwritten"] = {"ratio": k / hw[best], "best": best}
+    if k and keras.get("keras"):
+        out["kerasish_vs_keras_default"] = {"ratio": k / keras["keras"], "best": "keras"}
+    if k and keras:
+        best = max(keras, key=keras.get)
+        out["kerasish_vs_keras_best"] = {"ratio": k / keras[best], "best": best}
+    kf, keras_f = med("kerasish", "first_step_s"), med("keras", "first_step_s")
+    if kf and keras_f:
+        out["first_step_kerasish_vs_keras_default"] = {"ratio": kf / keras_f, "best": "keras"}
+    return out
+
+
+def _fmt_rate(v: float | None) -> str:
+    return "-" if v is None else f"{v:,.0f}"
+
+
+def _fmt(v: float | None, digits: int = 2) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def format_table(name: str, info: dict) -> str:
+    w = WORKLOADS[name]
+    task = w.task
+    unit = "epochs" if task == "train" else "calls"
+    lines = [
+        f"== {name}: {w.description} | batch {w.batch_size} | {info['samples']} samples | "
+        f"{info['epochs']} {unit} (first = warm-up, not timed) | {info['repeats']} repeat(s)",
+        f"{'variant':<32} {'samples/s':>12} {'(min-max)':>23} {'first step s':>13} {'peak RSS MB':>12}",
+    ]
+    any_dev = any(s.get("device_peak_mb") for s in info["stats"].values())
+    if any_dev:
+        lines[-1] += f" {'dev peak MB':>12}"
+    for variant, s in info["stats"].items():
+        sps, fs, rss = s["samples_per_s"], s["first_step_s"], s["peak_rss_mb"]
+        rng = "-" if sps is None else f"({_fmt_rate(sps['min'])}-{_fmt_rate(sps['max'])})"
+        row = (f"{label(variant, task):<32} {_fmt_rate(sps and sps['median']):>12} {rng:>23} "
+               f"{_fmt(fs and fs['median']):>13} {_fmt(rss and rss['median'], 0):>12}")
+        if any_dev:
+            dev = s.get("device_peak_mb")
+            row += f" {_fmt(dev and dev['median'], 0):>12}"
+        if s["errors"]:
+            row += f"   FAILED x{len(s['errors'])}: {s['errors'][0].splitlines()[-1][:100]}"
+        lines.append(row)
+    r = info["ratios"]
+    parts = []
+    if "kerasish_vs_best_handwritten" in r:
+        x = r["kerasish_vs_best_handwritten"]
+        parts.append(f"kerasish / best hand-written ({x['best']}) = {x['ratio']:.2f}x")
+    if "kerasish_vs_keras_default" in r:
+        parts.append(f"kerasish / Keras default = {r['kerasish_vs_keras_default']['ratio']:.2f}x")
+    if "kerasish_vs_keras_best" in r:
+        x = r["kerasish_vs_keras_best"]
+        parts.append(f"kerasish / Keras best ({x['best']}) = {x['ratio']:.2f}x")
+    if parts:
+        lines.append("samples/s ratios: " + "; ".join(parts))
+    if "first_step_kerasish_vs_keras_default" in r:
+        lines.append(f"first-step ratio: kerasish / Keras default = "
+                     f"{r['first_step_kerasish_vs_keras_default']['ratio']:.2f}x (lower is better)")
+    loads = info.get("loadavg_1min")
+    if loads:
+        lines.append(f"1-min load average during these runs: {min(loads):.2f}-{max(loads):.2f} "
+                     f"(on {info.get('cpu_count')} CPUs)")
+    if task == "train":
+        lines.append("first step: model construction + compile until the first result is on the host; for "
+                     "fused variants that first result covers k steps (scan epoch: a whole epoch; 64/call: 64 "
+                     "steps; Keras steps_per_execution=32: 32 steps).")
+    else:
+        lines.append(f"first step: model construction + compile + the first whole {task} call.")
+    warnings = info.get("warnings")
+    for warning in warnings or []:
+        lines.append(f"WARNING: {warning}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------------
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--workloads", help=f"comma-separated, from {','.join(WORKLOADS)} (default: "
+                   f"{','.join(CPU_DEFAULT)} on CPU, all on an accelerator)")
+    p.add_argument("--variants", help=f"comma-separated subset of {','.join(TRAIN_VARIANTS)} "
+                   "(also kerasish_speK for a forced steps_per_execution=K)")
+    p.add_argument("--repeats", type=int, default=None, help="repetitions per variant (default 3; 1 with --quick)")
+    p.add_argument("--quick", action="store_true", help="small sample counts (a whole run in a few minutes)")
+    p.add_argument("--samples", type=int, help="override every workload's sample count")
+    p.add_argument("--epochs", type=int, help="override every workload's epoch/call count (>= 2)")
+    p.add_argument("--json", metavar="OUT", help="write every number (and device, versions, date) to OUT")
+    p.add_argument("--warm-cache", metavar="DIR", help="measure first-step time with a warm persistent "
+                   "compilation cache in DIR (filled by an unmeasured run first)")
+    p.add_argument("--timeout", type=float, default=3600, help="seconds per subprocess (default 3600)")
+    args = p.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 3
+    if args.repeats < 1:
+        p.error("--repeats must be >= 1")
+    if args.epochs is not None and args.epochs < 2:
+        p.error("--epochs must be >= 2 (the first epoch is the warm-up)")
+    return args
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    probe = run_child({"mode": "probe"}, timeout=args.timeout)
+    if not probe.get("ok"):
+        raise SystemExit(f"could not start JAX in a subprocess:\n{probe.get('error')}")
+    on_cpu = probe["jax_backend"] == "cpu"
+    names = args.workloads.split(",") if args.workloads else (
+        CPU_DEFAULT if on_cpu else list(WORKLOADS))
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown:
+        raise SystemExit(f"unknown workload(s) {unknown}; choose from {list(WORKLOADS)}")
+    device = probe["device"]
+    meta = {"date": date, "device": f"{device['platform']}:{device['device_kind']} x{device['device_count']}",
+            "jax_backend": probe["jax_backend"], "versions": probe["versions"], "cpu_count": probe["cpu_count"],
+            "cpu_affinity": probe["cpu_affinity"], "loadavg_start": list(os.getloadavg()),
+            "command": " ".join(["python -m benchmarks.run"] + (sys.argv[1:] if argv is None else list(argv))),
+            "warm_cache": args.warm_cache, "quick": args.quick, "repeats": args.repeats}
+    log(f"device {meta['device']}, jax {meta['versions']['jax']}, flax {meta['versions']['flax']}, "
+        f"keras {meta['versions']['keras']}, {meta['cpu_count']} CPUs, load {os.getloadavg()[0]:.2f}")
+
+    report = {"meta": meta, "workloads": {}}
+    tables = []
+    for name in names:
+        w = WORKLOADS[name]
+        n, epochs = w.size(args.quick, args.samples, args.epochs)
+        variants = TRAIN_VARIANTS if w.task == "train" else INFER_VARIANTS
+        if args.variants:
+            variants = [v for v in args.variants.split(",") if v in variants or v.startswith("kerasish_spe")]
+        runs = {v: [] for v in variants}
+        first_runs = {v: [] for v in variants}
+        cache_dirs = {v: None for v in variants}
+        if args.warm_cache:
+            for v in variants:
+                cache_dirs[v] = str(Path(args.warm_cache).resolve() / name / v)
+                Path(cache_dirs[v]).mkdir(parents=True, exist_ok=True)
+                mode = "first_step" if needs_first_step_run(v, w.task) else "throughput"
+                log(f"[{name}] filling the compilation cache for {v}")
+                fill = run_child({"workload": name, "variant": v, "mode": mode, "samples": n,
+                                  "epochs": 2 if mode == "throughput" else 1, "cache_dir": cache_dirs[v]},
+                                 args.timeout)
+                if not fill.get("ok"):
+                    log(f"  fill failed: {fill.get('error', '').splitlines()[-1:]}")
+        for r in range(args.repeats):
+            order = variants[r % len(variants):] + variants[:r % len(variants)]
+            for v in order:
+                spec = {"workload": name, "variant": v, "samples": n, "epochs": epochs, "cache_dir": cache_dirs[v]}
+                res = run_child({**spec, "mode": "throughput"}, args.timeout)
+                runs[v].append(res)
+                if not res.get("ok"):
+                    msg = "FAILED: " + res.get("error", "").splitlines()[-1][:200]
+                else:
+                    msg = f"{_fmt_rate(res.get('samples_per_s'))} samples/s"
+                    if res.get("first_step_s") is not None:
+                        msg += f", first step {_fmt(res['first_step_s'])} s"
+                if needs_first_step_run(v, w.task):
+                    fr = run_child({**spec, "mode": "first_step"}, args.timeout)
+                    first_runs[v].append(fr)
+                    msg += (f", first step {_fmt(fr.get('first_step_s'))} s" if fr.get("ok") else
+                            "; first-step run FAILED: " + fr.get("error", "").splitlines()[-1][:200])
+                log(f"[{name} {r + 1}/{args.repeats}] {v:<14} {msg}  (load {os.getloadavg()[0]:.2f}, "
+                    f"{time.perf_counter() - started:.0f}s elapsed)")
+        stats = {v: summarize_variant(runs[v], first_runs[v]) for v in variants}
+        all_runs = [r for v in variants for r in runs[v] + first_runs[v] if r.get("ok")]
+        warnings = []
+        if not args.warm_cache:
+            cached = sorted({r["variant"] for r in all_runs
+                             if r.get("cache", {}).get("enabled_at_end") and r.get("cache", {}).get("dir_at_end")})
+            if cached:
+                warnings.append(f"the persistent compilation cache was on at the end of a cold run of {cached}")
+        info = {"description": w.description, "task": w.task, "batch_size": w.batch_size, "samples": n,
+                "epochs": epochs, "repeats": args.repeats, "cpu_count": meta["cpu_count"],
+                "loadavg_1min": [r["loadavg_start"][0] for r in all_runs] + [r["loadavg_end"][0] for r in all_runs],
+                "stats": stats, "ratios": ratios(stats), "warnings": warnings,
+                "runs": {v: runs[v] for v in variants}, "first_step_runs": {v: first_runs[v] for v in variants}}
+        report["workloads"][name] = info
+        table = format_table(name, info)
+        tables.append(table)
+        print(table + "\n", flush=True)
+
+    meta["loadavg_end"] = list(os.getloadavg())
+    meta["total_seconds"] = time.perf_counter() - started
+    print(f"device {meta['device']} | jax {meta['versions']['jax']} | flax {meta['versions']['flax']} | optax "
+          f"{meta['versions']['optax']} | keras {meta['versions']['keras']} | {meta['cpu_count']} CPUs | {date} | "
+          f"persistent compilation cache: {'warm, ' + args.warm_cache if args.warm_cache else 'off'} | "
+          f"total {meta['total_seconds']:.0f}s", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
+        log(f"wrote {args.json}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

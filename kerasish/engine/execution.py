@@ -1,0 +1,126 @@
+"""Fused multi-step execution: k training steps in one jitted call, and the policy that picks k.
+
+On small models a step's time is mostly Python dispatch, so running k steps as
+one ``lax.scan`` over a stacked super-batch wins; on CPU convolutions a scanned
+loop is slower than a host loop of single steps. ``steps_per_execution="auto"``
+therefore measures: it times a few single steps after the first (compiling)
+one, and only if a step is short does it compile a fused program and time it
+too, keeping whichever is faster per step. The decision is remembered for the
+model and batch shape, so later ``fit`` calls neither probe nor compile again.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def make_multi_step(step_fn):
+    """``(state, stacked_batches) -> (state, stacked_logs)``: a ``lax.scan`` of ``step_fn``.
+
+    A batch whose sample mask is all zero (padding of the last super-batch)
+    leaves the state untouched, so no optimizer update or RNG split happens for it.
+    """
+
+    def multi_step(state, batches):
+        def body(carry, batch):
+            new, logs = step_fn(carry, batch)
+            valid = jnp.sum(batch[3]) > 0
+            new = jax.tree.map(lambda n, o: jnp.where(valid, n, o), new, carry)
+            return new, logs
+
+        return jax.lax.scan(body, state, batches)
+
+    return multi_step
+
+
+class SlicedLogs(Mapping):
+    """One batch's view of a fused call's stacked logs; values are sliced only when read."""
+
+    def __init__(self, stacked: dict, index: int):
+        self._stacked = stacked
+        self._index = index
+
+    def __getitem__(self, key):
+        return self._stacked[key][self._index]
+
+    def __iter__(self):
+        return iter(self._stacked)
+
+    def __len__(self) -> int:
+        return len(self._stacked)
+
+
+def stack_batches(batches: list, k: int):
+    """Stack host batches ``(x, y, sw, mask)`` into one with a leading axis of ``k``.
+
+    Missing batches (fewer than ``k`` left in the epoch) are all-zero with a zero mask.
+    """
+    if len(batches) < k:
+        empty = jax.tree.map(np.zeros_like, batches[0])
+        batches = batches + [empty] * (k - len(batches))
+    return jax.tree.map(lambda *parts: np.stack(parts), *batches)
+
+
+class AutoSteps:
+    """Chooses the number of steps per call by timing calls on the real device and model."""
+
+    probe_single = 4       # single steps timed after the compiling one
+    probe_fused = 2        # fused calls timed after the compiling one
+    slow_step_s = 2e-3     # a step this long gains nothing worth a second compilation
+    target_call_s = 0.02   # aim a fused call at about this long
+    min_gain = 0.85        # fused must be this much faster per step to be kept
+    max_k = 128
+
+    def __init__(self, fixed: int | None = None, max_steps: int | None = None):
+        self.k = fixed or 1
+        self.phase = "done" if fixed else "single"
+        self.max_steps = max_steps
+        self._single: list[float] = []
+        self._fused: list[float] = []
+        self._calls = 0
+        self._t0 = 0.0
+
+    @property
+    def probing(self) -> bool:
+        return self.phase != "done"
+
+    def before_call(self) -> None:
+        if self.probing:
+            self._t0 = time.perf_counter()
+
+    def after_call(self, state, n_steps: int) -> None:
+        if not self.probing:
+            return
+        jax.block_until_ready(state["step"])
+        elapsed = time.perf_counter() - self._t0
+        self._calls += 1
+        if self.phase == "single":
+            if self._calls > 1:  # the first call compiled
+                self._single.append(elapsed / n_steps)
+            if len(self._single) >= self.probe_single:
+                self._decide_single()
+        elif self.phase == "fused":
+            if self._calls > 1 and n_steps == self.k:
+                self._fused.append(elapsed / n_steps)
+            if len(self._fused) >= self.probe_fused:
+                fused = float(np.median(self._fused))
+                if fused > self.min_gain * self.single_step_s:
+                    self.k = 1
+                self.phase = "done"
+
+    def _decide_single(self) -> None:
+        self.single_step_s = float(np.median(self._single))
+        if self.single_step_s >= self.slow_step_s:
+            self.k, self.phase = 1, "done"
+            return
+        k = 2 ** round(math.log2(max(2.0, self.target_call_s / max(self.single_step_s, 1e-6))))
+        k = int(min(self.max_k, max(4, k)))
+        if self.max_steps is not None:
+            k = max(2, min(k, self.max_steps))
+        self.k, self.phase, self._calls = k, "fused", 0
