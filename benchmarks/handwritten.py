@@ -36,21 +36,26 @@ FUSED_STEPS = 64
 
 
 def _functional(model):
-    """Split ``model`` into pure loss / forward functions over ``(params, rest)``."""
+    """Split ``model`` into pure loss / forward functions over ``(params, rest)``.
+
+    ``params`` (the ``nnx.Param`` leaves) and ``rest`` (everything else, e.g. BatchNorm
+    statistics) are plain nested dicts (``nnx.to_pure_dict``): flattening them on every
+    jitted call costs far less than flattening ``nnx.State`` objects (measured: it doubles
+    the one-step-per-batch speed of the tiny MLP).
+    """
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
 
     def forward(params, rest, x, train):
         module = nnx.merge(graphdef, params, rest)
         logits = module(x, train=train)
-        _, _, new_rest = nnx.split(module, nnx.Param, ...)
-        return logits, new_rest
+        return logits, nnx.to_pure_dict(nnx.split(module, nnx.Param, ...)[2])
 
     def loss_fn(params, rest, x, y):
         logits, new_rest = forward(params, rest, x, True)
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
         return loss, new_rest
 
-    return params, rest, forward, loss_fn
+    return nnx.to_pure_dict(params), nnx.to_pure_dict(rest), forward, loss_fn
 
 
 def _train_setup(model):

@@ -27,6 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 TRAIN_VARIANTS = ["kerasish", "hw_step", "hw_scan_epoch", "hw_fused64", "keras", "keras_spe32"]
 INFER_VARIANTS = ["kerasish", "hw_step", "hw_scan_epoch", "hw_fused64", "keras", "keras_spe32"]
+IN_PROCESS = False  # set by --in-process
 CPU_DEFAULT = ["tiny_mlp", "mlp", "cnn", "evaluate", "predict"]
 
 LABELS = {
@@ -80,8 +81,28 @@ def child_env(cache_dir: str | None) -> dict:
     return env
 
 
+def run_in_process(spec: dict) -> dict:
+    """Run one measurement in this interpreter (``--in-process``: for smoke tests, numbers not isolated)."""
+    import traceback
+
+    from benchmarks import child
+
+    for key, value in child_env(spec.get("cache_dir")).items():
+        if key.startswith(("KERAS", "JAX_", "KERASISH")):
+            os.environ.setdefault(key, value)
+    start = time.perf_counter()
+    try:
+        result = child.measure(spec)
+    except Exception:  # noqa: BLE001 - reported like a failed subprocess
+        return {"ok": False, "error": traceback.format_exc(), **spec}
+    result["process_wall_s"] = time.perf_counter() - start
+    return result
+
+
 def run_child(spec: dict, timeout: float, python: str = sys.executable) -> dict:
     """Run one measurement in a fresh interpreter; returns its result (``ok: False`` on failure)."""
+    if IN_PROCESS:
+        return run_in_process(spec)
     cmd = [python, "-m", "benchmarks.child", json.dumps(spec)]
     start = time.perf_counter()
     try:
@@ -226,6 +247,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--json", metavar="OUT", help="write every number (and device, versions, date) to OUT")
     p.add_argument("--warm-cache", metavar="DIR", help="measure first-step time with a warm persistent "
                    "compilation cache in DIR (filled by an unmeasured run first)")
+    p.add_argument("--in-process", action="store_true", help="run every measurement in this process (for "
+                   "smoke tests only: compile caches and peak memory leak between measurements)")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per subprocess (default 3600)")
     args = p.parse_args(argv)
     if args.repeats is None:
@@ -242,7 +265,9 @@ def log(msg: str) -> None:
 
 
 def main(argv=None) -> dict:
+    global IN_PROCESS
     args = parse_args(argv)
+    IN_PROCESS = args.in_process
     started = time.perf_counter()
     date = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     probe = run_child({"mode": "probe"}, timeout=args.timeout)

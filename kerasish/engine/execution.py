@@ -73,7 +73,7 @@ class AutoSteps:
     probe_single = 4       # single steps timed after the compiling one
     probe_fused = 2        # fused calls timed after the compiling one
     slow_step_s = 2e-3     # a step this long gains nothing worth a second compilation
-    target_call_s = 0.02   # aim a fused call at about this long
+    target_call_s = 0.05   # aim a fused call at about this long
     min_gain = 0.85        # fused must be this much faster per step to be kept
     max_k = 128
 

@@ -203,7 +203,8 @@ class Trainer:
         last partial batch reuses the compiled step; the steps keep loss and metrics
         exact. An overridden step gets the plain ``(x, y, sample_weight)`` batch, unpadded.
         """
-        return jax.device_put(self._host_batch(x, y, sw, class_weight, pad_to, step))
+        # NumPy goes straight into the jitted call: its C++ path transfers faster than device_put.
+        return self._host_batch(x, y, sw, class_weight, pad_to, step)
 
     def _host_batch(self, x, y, sw, class_weight=None, pad_to: int | None = None, step: str = "train_step"):
         """The batch of :meth:`_prepare_batch`, still as NumPy arrays on the host."""
@@ -559,45 +560,77 @@ class Trainer:
 
     def _train_epoch(self, data, rng, live, callbacks: CallbackList, class_weight, policy: AutoSteps, train_fn):
         """One epoch of calls; returns the last batch's logs (None when the data ran out at once)."""
-        batches = iter(data.batches(rng))
-        pad_to = data.batch_size
         wants_begin = callbacks.wants("on_train_batch_begin")
+        calls = self._array_calls(data, rng, class_weight, policy) if isinstance(data, adapters.ArrayData) \
+            else self._iterable_calls(data, class_weight, policy)
         step, logs = 0, None
-        iterable = not isinstance(data, adapters.ArrayData)
-        while not self.stop_training:
+        for batch, n_steps, fused in calls:
+            if wants_begin:
+                for i in range(n_steps):
+                    callbacks.call("on_train_batch_begin", step + i, {})
+            policy.before_call()
+            if fused:
+                live.state, stacked = self._jitted("train_multi")(live.state, batch)
+                policy.after_call(live.state, n_steps)
+                for i in range(n_steps):
+                    logs = SlicedLogs(stacked, i)
+                    callbacks.call("on_train_batch_end", step + i, logs)
+            else:
+                live.state, logs = train_fn(live.state, batch)
+                policy.after_call(live.state, 1)
+                callbacks.call("on_train_batch_end", step, logs)
+            step += n_steps
+            if self.stop_training:
+                break
+        return logs
+
+    def _array_calls(self, data, rng, class_weight, policy: AutoSteps):
+        """``(batch, n_steps, fused)`` per call over in-memory arrays: one gather per call.
+
+        Targets, sample weights and class weights are flattened once per epoch; a call of
+        k steps gathers k·batch_size rows at once and reshapes them to (k, batch_size, ...).
+        """
+        n, size = data.n, data.batch_size
+        y_flat = self._flatten_y(data.y)
+        sw_flat = self._flatten_sample_weight(data.sample_weight, n, y_flat, class_weight)
+        masked = not self._overridden("train_step")  # a custom step gets (x, y, sw), unpadded
+        full = (data.x, y_flat, sw_flat, np.ones((n,), np.float32)) if masked else (data.x, y_flat, sw_flat)
+        order = rng.permutation(n) if data.shuffle else None
+        total = data.steps
+        step = 0
+        while step < total:
+            k = policy.k
+            n_steps = min(k, total - step)
+            start, stop = step * size, min((step + n_steps) * size, n)
+            batch = adapters.take(full, order[start:stop] if order is not None else slice(start, stop))
+            if masked and stop - start < k * size:
+                batch = _pad_rows(batch, k * size - (stop - start))  # zero rows, mask 0
+            if k > 1:
+                yield jax.tree.map(lambda a: a.reshape((k, size) + a.shape[1:]), batch), n_steps, True
+            else:
+                yield batch, 1, False
+            step += n_steps
+
+    def _iterable_calls(self, data, class_weight, policy: AutoSteps):
+        """``(batch, n_steps, fused)`` per call over a stream of batches."""
+        batches = iter(data.batches())
+        first = True
+        while True:
             k = policy.k
             chunk = list(itertools.islice(batches, k))
             if not chunk:
-                break
-            if iterable:
-                for bx, by, _ in chunk[1 if step == 0 else 0:]:
+                return
+            for i, (bx, by, _) in enumerate(chunk):
+                if not (first and i == 0):  # the first batch was checked before training
                     self._check_batch_data(bx, by)
-            host = [self._host_batch(bx, by, bsw, class_weight, pad_to) for bx, by, bsw in chunk]
+            first = False
+            host = [self._host_batch(bx, by, bsw, class_weight, data.batch_size) for bx, by, bsw in chunk]
             same_shape = len({tuple(np.shape(a) for a in jax.tree.leaves(b)) for b in host}) == 1
             if k == 1 or not same_shape:
                 for batch in host:
-                    if wants_begin:
-                        callbacks.call("on_train_batch_begin", step, {})
-                    policy.before_call()
-                    live.state, logs = train_fn(live.state, jax.device_put(batch))
-                    policy.after_call(live.state, 1)
-                    callbacks.call("on_train_batch_end", step, logs)
-                    step += 1
-                    if self.stop_training:
-                        break
-                continue
-            multi_fn = self._jitted("train_multi")
-            if wants_begin:
-                for i in range(len(chunk)):
-                    callbacks.call("on_train_batch_begin", step + i, {})
-            policy.before_call()
-            live.state, stacked = multi_fn(live.state, jax.device_put(stack_batches(host, k)))
-            policy.after_call(live.state, len(chunk))
-            for i in range(len(chunk)):
-                logs = SlicedLogs(stacked, i)
-                callbacks.call("on_train_batch_end", step + i, logs)
-            step += len(chunk)
-        return logs
+                    yield batch, 1, False
+            else:
+                yield stack_batches(host, k), len(chunk), True
 
     @staticmethod
     def _should_validate(epoch: int, freq) -> bool:
@@ -674,9 +707,9 @@ class Trainer:
             if pad and data.batch_size is not None and n < data.batch_size:
                 # Pad the last partial batch (no recompilation) and drop the padded rows after.
                 (bx,) = _pad_rows((bx,), data.batch_size - n)
-                out = jax.tree.map(lambda a, n=n: a[:n], predict_fn(state, jax.device_put(bx)))
+                out = jax.tree.map(lambda a, n=n: a[:n], predict_fn(state, bx))
             else:
-                out = predict_fn(state, jax.device_put(bx))
+                out = predict_fn(state, bx)
             outputs.append(out)
             cbl.call("on_predict_batch_end", step, {"outputs": out})
         if not outputs:

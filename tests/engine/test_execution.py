@@ -1,0 +1,104 @@
+"""Fused multi-step execution gives the same training as single steps, and 'auto' settles without recompiling."""
+
+import numpy as np
+import pytest
+
+import kerasish
+from kerasish import layers
+from kerasish.engine.execution import AutoSteps
+
+from .test_compilation import COUNTER
+
+
+def _model(spe, seed=0):
+    kerasish.utils.set_random_seed(seed)
+    model = kerasish.Sequential([kerasish.Input(shape=(6,)), layers.Dense(16, activation="relu"), layers.Dropout(0.2),
+                                 layers.BatchNormalization(), layers.Dense(3)])
+    model.compile(optimizer="adam", loss=kerasish.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"], steps_per_execution=spe)
+    return model
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(90, 6)).astype("float32")  # 90 = 5 full batches of 16 + 10: a padded batch and super-batch
+    return x, np.argmax(x[:, :3], axis=1).astype("int32")
+
+
+class Record(kerasish.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batches = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches.append((batch, float(logs["loss"]), float(logs["accuracy"])))
+
+
+def test_fused_steps_match_single_steps(data):
+    x, y = data
+    runs = {}
+    for spe in (1, 4):
+        model, rec = _model(spe), Record()
+        hist = model.fit(x, y, batch_size=16, epochs=2, callbacks=[rec], verbose=0)
+        runs[spe] = (model, rec.batches, hist.history)
+    (single, single_batches, single_hist), (fused, fused_batches, fused_hist) = runs[1], runs[4]
+    for a, b in zip(single.get_weights(), fused.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # Every batch's logs reach the batch hook, in order, with the same values.
+    assert [b for b, _, _ in fused_batches] == [b for b, _, _ in single_batches] == list(range(6)) * 2
+    np.testing.assert_allclose([v for _, v, _ in fused_batches], [v for _, v, _ in single_batches], rtol=1e-5)
+    for key in single_hist:
+        np.testing.assert_allclose(fused_hist[key], single_hist[key], rtol=1e-5)
+
+
+def test_stop_training_in_a_batch_hook_with_fusing(data):
+    x, y = data
+
+    class StopAt3(kerasish.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 3:
+                self.model.stop_training = True
+
+    model = _model(2)
+    hist = model.fit(x, y, batch_size=16, epochs=5, callbacks=[StopAt3()], verbose=0)
+    assert hist.epoch == [0]
+
+
+def test_auto_decides_once_and_second_fit_compiles_nothing(data, monkeypatch):
+    x, y = data
+    monkeypatch.setattr(AutoSteps, "probe_single", 2)
+    monkeypatch.setattr(AutoSteps, "probe_fused", 1)
+    model = _model("auto")
+    model.fit(x, y, batch_size=16, epochs=4, verbose=0)
+    (decision,) = model._steps_decisions.values()
+    assert decision >= 1
+    COUNTER.count, COUNTER.active = 0, True
+    try:
+        model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    finally:
+        COUNTER.active = False
+    assert COUNTER.count == 0
+
+
+def test_auto_keeps_single_steps_for_slow_steps():
+    policy = AutoSteps()
+    policy._single = [0.01] * policy.probe_single  # 10 ms steps: fusing cannot pay
+    policy._decide_single()
+    assert policy.k == 1 and not policy.probing
+
+
+def test_auto_falls_back_when_fused_is_not_faster():
+    policy = AutoSteps()
+    policy._single = [1e-4] * policy.probe_single
+    policy._decide_single()
+    assert policy.k > 1 and policy.phase == "fused"
+    policy._fused = [1e-4] * policy.probe_fused  # no faster per step than single steps
+    policy.after_call({"step": np.zeros(())}, policy.k)
+    assert policy.k == 1 and not policy.probing
+
+
+def test_steps_per_execution_validation():
+    model = kerasish.Sequential([kerasish.Input(shape=(2,)), layers.Dense(1)])
+    with pytest.raises(kerasish.ConfigError, match="steps_per_execution"):
+        model.compile(optimizer="sgd", loss="mse", steps_per_execution=0)
