@@ -39,6 +39,15 @@ def make_multi_step(step_fn):
     return multi_step
 
 
+def make_multi_predict(predict_fn):
+    """``(state, stacked_x) -> stacked_y``: ``predict_fn`` mapped over k stacked batches in one call."""
+
+    def multi_predict(state, xs):
+        return jax.lax.map(lambda x: predict_fn(state, x), xs)
+
+    return multi_predict
+
+
 class SlicedLogs(Mapping):
     """One batch's view of a fused call's stacked logs; values are sliced only when read."""
 
@@ -94,10 +103,11 @@ class AutoSteps:
         if self.probing:
             self._t0 = time.perf_counter()
 
-    def after_call(self, state, n_steps: int) -> None:
+    def after_call(self, ready, n_steps: int) -> None:
+        """Record a call's time once ``ready`` (an output of the call) is computed."""
         if not self.probing:
             return
-        jax.block_until_ready(state["step"])
+        jax.block_until_ready(ready)
         elapsed = time.perf_counter() - self._t0
         self._calls += 1
         if self.phase == "single":

@@ -13,6 +13,7 @@ state, so a callback that reads or sets weights sees and changes the real ones.
 from __future__ import annotations
 
 import itertools
+import math
 import warnings
 
 import jax
@@ -28,7 +29,7 @@ from kerasish.callbacks.history import History
 from kerasish.callbacks.progress import ProgbarLogger
 from kerasish.engine import adapters, compilation_cache
 from kerasish.engine.compile_utils import CompiledLoss, CompiledMetrics, check_metric_names
-from kerasish.engine.execution import AutoSteps, SlicedLogs, make_multi_step, stack_batches
+from kerasish.engine.execution import AutoSteps, SlicedLogs, make_multi_predict, make_multi_step, stack_batches
 from kerasish.errors import ConfigError, InputError, NotCompiledError
 from kerasish.utils.random import next_key, numpy_rng
 
@@ -405,7 +406,8 @@ class Trainer:
         if fn is None:
             compilation_cache.ensure_default()
             raw = {"train": self.train_step, "test": self.test_step, "predict": self.predict_step,
-                   "train_multi": make_multi_step(self.train_step)}[kind]
+                   "train_multi": make_multi_step(self.train_step), "test_multi": make_multi_step(self.test_step),
+                   "predict_multi": make_multi_predict(self.predict_step)}[kind]
             if self.run_eagerly:
                 fn = raw
             else:
@@ -571,20 +573,20 @@ class Trainer:
             policy.before_call()
             if fused:
                 live.state, stacked = self._jitted("train_multi")(live.state, batch)
-                policy.after_call(live.state, n_steps)
+                policy.after_call(live.state["step"], n_steps)
                 for i in range(n_steps):
                     logs = SlicedLogs(stacked, i)
                     callbacks.call("on_train_batch_end", step + i, logs)
             else:
                 live.state, logs = train_fn(live.state, batch)
-                policy.after_call(live.state, 1)
+                policy.after_call(live.state["step"], 1)
                 callbacks.call("on_train_batch_end", step, logs)
             step += n_steps
             if self.stop_training:
                 break
         return logs
 
-    def _array_calls(self, data, rng, class_weight, policy: AutoSteps):
+    def _array_calls(self, data, rng, class_weight, policy: AutoSteps, step_name: str = "train_step"):
         """``(batch, n_steps, fused)`` per call over in-memory arrays: one gather per call.
 
         Targets, sample weights and class weights are flattened once per epoch; a call of
@@ -593,9 +595,9 @@ class Trainer:
         n, size = data.n, data.batch_size
         y_flat = self._flatten_y(data.y)
         sw_flat = self._flatten_sample_weight(data.sample_weight, n, y_flat, class_weight)
-        masked = not self._overridden("train_step")  # a custom step gets (x, y, sw), unpadded
+        masked = not self._overridden(step_name)  # a custom step gets (x, y, sw), unpadded
         full = (data.x, y_flat, sw_flat, np.ones((n,), np.float32)) if masked else (data.x, y_flat, sw_flat)
-        order = rng.permutation(n) if data.shuffle else None
+        order = rng.permutation(n) if (data.shuffle and rng is not None) else None
         total = data.steps
         step = 0
         while step < total:
@@ -649,18 +651,53 @@ class Trainer:
             raise InputError("validation_data must be (x_val, y_val[, sample_weight]) or an iterable of batches.")
         return adapters.make_data(validation_data, steps=steps, check_finite=check_finite)
 
+    def _inference_policy(self, data, kind: str) -> AutoSteps:
+        """Steps per call for evaluate/predict over arrays: as for fit, measured separately."""
+        step_name = {"test": "test_step", "predict": "predict_step"}[kind]
+        setting = self.steps_per_execution
+        if not isinstance(data, adapters.ArrayData) or self._overridden(step_name) or self.run_eagerly:
+            return AutoSteps(fixed=1)
+        if isinstance(setting, int):
+            return AutoSteps(fixed=setting)
+        remembered = self._steps_decisions.get((kind,) + self._steps_key(data))
+        return AutoSteps(fixed=remembered) if remembered else AutoSteps(max_steps=data.steps)
+
+    def _remember(self, data, kind: str, policy: AutoSteps) -> None:
+        if not policy.probing and isinstance(data, adapters.ArrayData):
+            self._steps_decisions[(kind,) + self._steps_key(data)] = policy.k
+
     def _run_evaluate(self, data, callbacks: CallbackList | None) -> dict:
         test_fn = self._jitted("test")
         state = self._make_state(with_optimizer=False)
-        logs = None
-        for step, (bx, by, bsw) in enumerate(data.batches()):
+        policy = self._inference_policy(data, "test")
+        logs, step = None, 0
+        if isinstance(data, adapters.ArrayData):
+            calls = self._array_calls(data, None, None, policy, "test_step")
+        else:
+            calls = ((self._prepare_batch(bx, by, bsw, pad_to=data.batch_size, step="test_step"), 1, False, bx, by)
+                     for bx, by, bsw in data.batches())
+        for item in calls:
+            batch, n_steps, fused = item[:3]
+            if len(item) > 3:
+                self._check_batch_data(item[3], item[4], "test_step")
+            for i in range(n_steps):
+                if callbacks is not None:
+                    callbacks.call("on_test_batch_begin", step + i, {})
+            policy.before_call()
+            if fused:
+                state, stacked = self._jitted("test_multi")(state, batch)
+                batch_logs = [SlicedLogs(stacked, i) for i in range(n_steps)]
+            else:
+                state, logs = test_fn(state, batch)
+                batch_logs = [logs]
+            policy.after_call(jax.tree.leaves(state["metrics"])[0] if jax.tree.leaves(state["metrics"])
+                              else state["trainable"], n_steps)
+            logs = batch_logs[-1]
             if callbacks is not None:
-                callbacks.call("on_test_batch_begin", step, {})
-            if not isinstance(data, adapters.ArrayData):
-                self._check_batch_data(bx, by, "test_step")
-            state, logs = test_fn(state, self._prepare_batch(bx, by, bsw, pad_to=data.batch_size, step="test_step"))
-            if callbacks is not None:
-                callbacks.call("on_test_batch_end", step, logs)
+                for i, item_logs in enumerate(batch_logs):
+                    callbacks.call("on_test_batch_end", step + i, item_logs)
+            step += n_steps
+        self._remember(data, "test", policy)
         if logs is None:
             raise InputError("evaluate() got no batches.")
         return self._ordered_floats(logs)
@@ -698,24 +735,50 @@ class Trainer:
         cbl = CallbackList(callbacks, model=self, params={"steps": data.steps, "verbose": verbose})
         cbl.call("on_predict_begin", {})
         outputs = []
+        policy = self._inference_policy(data, "predict")
         pad = not self._overridden("predict_step")
-        for step, (bx, _, _) in enumerate(data.batches()):
-            cbl.call("on_predict_batch_begin", step, {})
+        step = 0
+        for bx, n_rows in self._predict_chunks(data, policy):
+            k = policy.k if pad else 1
+            for i in range(math.ceil(n_rows / data.batch_size) if data.batch_size else 1):
+                cbl.call("on_predict_batch_begin", step + i, {})
             if not isinstance(data, adapters.ArrayData):
                 self._check_x(bx)
-            n = int(_first_leaf(bx).shape[0])
-            if pad and data.batch_size is not None and n < data.batch_size:
+            if pad and data.batch_size is not None and n_rows < k * data.batch_size:
                 # Pad the last partial batch (no recompilation) and drop the padded rows after.
-                (bx,) = _pad_rows((bx,), data.batch_size - n)
-                out = jax.tree.map(lambda a, n=n: a[:n], predict_fn(state, bx))
+                (bx,) = _pad_rows((bx,), k * data.batch_size - n_rows)
+            policy.before_call()
+            if k > 1:
+                stacked = jax.tree.map(lambda a: a.reshape((k, data.batch_size) + a.shape[1:]), bx)
+                out = jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:]),
+                                   self._jitted("predict_multi")(state, stacked))
             else:
                 out = predict_fn(state, bx)
+            policy.after_call(jax.tree.leaves(out)[0], math.ceil(n_rows / data.batch_size) if data.batch_size else 1)
+            out = jax.tree.map(lambda a, n=n_rows: a[:n], out)
             outputs.append(out)
-            cbl.call("on_predict_batch_end", step, {"outputs": out})
+            n_batches = math.ceil(n_rows / data.batch_size) if data.batch_size else 1
+            for i in range(n_batches):
+                cbl.call("on_predict_batch_end", step + i, {"outputs": out})
+            step += n_batches
+        self._remember(data, "predict", policy)
         if not outputs:
             raise InputError("predict() got no batches.")
         cbl.call("on_predict_end", {})
         return jax.tree.map(lambda *parts: np.concatenate([np.asarray(p) for p in parts], axis=0), *outputs)
+
+    def _predict_chunks(self, data, policy: AutoSteps):
+        """``(x rows, number of real rows)`` per call; arrays give up to k batches a call."""
+        if not isinstance(data, adapters.ArrayData):
+            for bx, _, _ in data.batches():
+                yield bx, int(_first_leaf(bx).shape[0])
+            return
+        size, start = data.batch_size, 0
+        limit = min(data.n, data.steps * size)
+        while start < limit:
+            stop = min(start + policy.k * size, limit)
+            yield adapters.take(data.x, slice(start, stop)), stop - start
+            start = stop
 
     # -- single batches ---------------------------------------------------------------------------
     def _single_batch(self, x, y, sample_weight):

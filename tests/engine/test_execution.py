@@ -94,7 +94,7 @@ def test_auto_falls_back_when_fused_is_not_faster():
     policy._decide_single()
     assert policy.k > 1 and policy.phase == "fused"
     policy._fused = [1e-4] * policy.probe_fused  # no faster per step than single steps
-    policy.after_call({"step": np.zeros(())}, policy.k)
+    policy.after_call(np.zeros(()), policy.k)
     assert policy.k == 1 and not policy.probing
 
 
@@ -102,3 +102,27 @@ def test_steps_per_execution_validation():
     model = kerasish.Sequential([kerasish.Input(shape=(2,)), layers.Dense(1)])
     with pytest.raises(kerasish.ConfigError, match="steps_per_execution"):
         model.compile(optimizer="sgd", loss="mse", steps_per_execution=0)
+
+
+def test_fused_evaluate_and_predict_match_single(data):
+    x, y = data
+    fused = _model(4)
+    fused.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    single = _model(1)
+    single.set_weights(fused.get_weights())
+    for bs in (16, 7):
+        ev_f = fused.evaluate(x, y, batch_size=bs, return_dict=True, verbose=0)
+        ev_s = single.evaluate(x, y, batch_size=bs, return_dict=True, verbose=0)
+        for key in ev_s:
+            assert ev_f[key] == pytest.approx(ev_s[key], rel=1e-5, abs=1e-6), key
+        np.testing.assert_allclose(fused.predict(x, batch_size=bs, verbose=0),
+                                   single.predict(x, batch_size=bs, verbose=0), rtol=1e-5, atol=1e-6)
+    assert fused.predict(x, batch_size=16, verbose=0).shape == (90, 3)
+    seen = []
+
+    class Rec(kerasish.callbacks.Callback):
+        def on_test_batch_end(self, batch, logs=None):
+            seen.append(batch)
+
+    fused.evaluate(x, y, batch_size=16, callbacks=[Rec()], verbose=0)
+    assert seen == list(range(6))
