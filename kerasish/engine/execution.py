@@ -16,25 +16,14 @@ import time
 from collections.abc import Mapping
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 
 def make_multi_step(step_fn):
-    """``(state, stacked_batches) -> (state, stacked_logs)``: a ``lax.scan`` of ``step_fn``.
-
-    A batch whose sample mask is all zero (padding of the last super-batch)
-    leaves the state untouched, so no optimizer update or RNG split happens for it.
-    """
+    """``(state, stacked_batches) -> (state, stacked_logs)``: a ``lax.scan`` of ``step_fn`` over k batches."""
 
     def multi_step(state, batches):
-        def body(carry, batch):
-            new, logs = step_fn(carry, batch)
-            valid = jnp.sum(batch[3]) > 0
-            new = jax.tree.map(lambda n, o: jnp.where(valid, n, o), new, carry)
-            return new, logs
-
-        return jax.lax.scan(body, state, batches)
+        return jax.lax.scan(step_fn, state, batches)
 
     return multi_step
 
@@ -65,14 +54,8 @@ class SlicedLogs(Mapping):
         return len(self._stacked)
 
 
-def stack_batches(batches: list, k: int):
-    """Stack host batches ``(x, y, sw, mask)`` into one with a leading axis of ``k``.
-
-    Missing batches (fewer than ``k`` left in the epoch) are all-zero with a zero mask.
-    """
-    if len(batches) < k:
-        empty = jax.tree.map(np.zeros_like, batches[0])
-        batches = batches + [empty] * (k - len(batches))
+def stack_batches(batches: list):
+    """Stack host batches of one shape into one with a leading axis of ``len(batches)``."""
     return jax.tree.map(lambda *parts: np.stack(parts), *batches)
 
 
@@ -80,7 +63,7 @@ class AutoSteps:
     """Chooses the number of steps per call by timing calls on the real device and model."""
 
     probe_single = 4       # single steps timed after the compiling one
-    probe_fused = 2        # fused calls timed after the compiling one
+    probe_fused = 3        # fused calls timed after the compiling one
     slow_step_s = 2e-3     # a step this long gains nothing worth a second compilation
     target_call_s = 0.05   # aim a fused call at about this long
     min_gain = 0.85        # fused must be this much faster per step to be kept
@@ -119,13 +102,13 @@ class AutoSteps:
             if self._calls > 1 and n_steps == self.k:
                 self._fused.append(elapsed / n_steps)
             if len(self._fused) >= self.probe_fused:
-                fused = float(np.median(self._fused))
+                fused = float(np.min(self._fused))
                 if fused > self.min_gain * self.single_step_s:
                     self.k = 1
                 self.phase = "done"
 
     def _decide_single(self) -> None:
-        self.single_step_s = float(np.median(self._single))
+        self.single_step_s = float(np.min(self._single))  # the least disturbed sample
         if self.single_step_s >= self.slow_step_s:
             self.k, self.phase = 1, "done"
             return

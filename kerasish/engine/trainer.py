@@ -601,17 +601,18 @@ class Trainer:
         total = data.steps
         step = 0
         while step < total:
-            k = policy.k
-            n_steps = min(k, total - step)
-            start, stop = step * size, min((step + n_steps) * size, n)
+            # Full super-batches go to the fused program; the few steps left at the end of the
+            # epoch run one by one (a padded super-batch would cost every fused step a select).
+            k = policy.k if total - step >= policy.k else 1
+            start, stop = step * size, min((step + k) * size, n)
             batch = adapters.take(full, order[start:stop] if order is not None else slice(start, stop))
             if masked and stop - start < k * size:
-                batch = _pad_rows(batch, k * size - (stop - start))  # zero rows, mask 0
+                batch = _pad_rows(batch, k * size - (stop - start))  # the last partial batch: mask 0 rows
             if k > 1:
-                yield jax.tree.map(lambda a: a.reshape((k, size) + a.shape[1:]), batch), n_steps, True
+                yield jax.tree.map(lambda a: a.reshape((k, size) + a.shape[1:]), batch), k, True
             else:
                 yield batch, 1, False
-            step += n_steps
+            step += k
 
     def _iterable_calls(self, data, class_weight, policy: AutoSteps):
         """``(batch, n_steps, fused)`` per call over a stream of batches."""
@@ -628,11 +629,11 @@ class Trainer:
             first = False
             host = [self._host_batch(bx, by, bsw, class_weight, data.batch_size) for bx, by, bsw in chunk]
             same_shape = len({tuple(np.shape(a) for a in jax.tree.leaves(b)) for b in host}) == 1
-            if k == 1 or not same_shape:
+            if k == 1 or not same_shape or len(chunk) < k:
                 for batch in host:
                     yield batch, 1, False
             else:
-                yield stack_batches(host, k), len(chunk), True
+                yield stack_batches(host), k, True
 
     @staticmethod
     def _should_validate(epoch: int, freq) -> bool:
