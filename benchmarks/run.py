@@ -28,6 +28,23 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TRAIN_VARIANTS = ["kerasish", "hw_step", "hw_scan_epoch", "hw_fused64", "keras", "keras_spe32"]
 INFER_VARIANTS = ["kerasish", "hw_step", "hw_scan_epoch", "hw_fused64", "keras", "keras_spe32"]
 IN_PROCESS = False  # set by --in-process
+
+
+def auto_probe_steps() -> int:
+    """Steps kerasish's ``steps_per_execution="auto"`` may spend probing before it settles (at most).
+
+    It times one compiling and a few single steps, then compiles a fused call of k <= max_k
+    steps and times a few more of those. Read from kerasish when it is importable (the policy
+    may change); the fallback is the policy as of this writing.
+    """
+    try:
+        from kerasish.engine.execution import AutoSteps
+
+        return 1 + AutoSteps.probe_single + (1 + AutoSteps.probe_fused) * AutoSteps.max_k
+    except Exception:  # noqa: BLE001 - an engine without this policy: use the known numbers
+        return 1 + 4 + (1 + 3) * 128
+
+
 CPU_DEFAULT = ["tiny_mlp", "mlp", "cnn", "evaluate", "predict"]
 
 LABELS = {
@@ -168,6 +185,11 @@ def ratios(stats: dict) -> dict:
     return out
 
 
+def _last_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[-1] if lines else "unknown error"
+
+
 def _fmt_rate(v: float | None) -> str:
     return "-" if v is None else f"{v:,.0f}"
 
@@ -197,7 +219,7 @@ def format_table(name: str, info: dict) -> str:
             dev = s.get("device_peak_mb")
             row += f" {_fmt(dev and dev['median'], 0):>12}"
         if s["errors"]:
-            row += f"   FAILED x{len(s['errors'])}: {s['errors'][0].splitlines()[-1][:100]}"
+            row += f"   FAILED x{len(s['errors'])}: {_last_line(s['errors'][0])[:100]}"
         lines.append(row)
     r = info["ratios"]
     parts = []
@@ -260,6 +282,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def git_state() -> dict:
+    """The commit and the uncommitted kerasish files (the engine may be measured mid-change)."""
+    def git(*a):
+        try:
+            return subprocess.run(["git", *a], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return None
+    status = git("status", "--short", "--", "kerasish")
+    return {"commit": git("rev-parse", "--short", "HEAD"), "kerasish_uncommitted": status.splitlines() if status else []}
+
+
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -284,7 +317,7 @@ def main(argv=None) -> dict:
             "jax_backend": probe["jax_backend"], "versions": probe["versions"], "cpu_count": probe["cpu_count"],
             "cpu_affinity": probe["cpu_affinity"], "loadavg_start": list(os.getloadavg()),
             "command": " ".join(["python -m benchmarks.run"] + (sys.argv[1:] if argv is None else list(argv))),
-            "warm_cache": args.warm_cache, "quick": args.quick, "repeats": args.repeats}
+            "warm_cache": args.warm_cache, "quick": args.quick, "repeats": args.repeats, "git": git_state()}
     log(f"device {meta['device']}, jax {meta['versions']['jax']}, flax {meta['versions']['flax']}, "
         f"keras {meta['versions']['keras']}, {meta['cpu_count']} CPUs, load {os.getloadavg()[0]:.2f}")
 
@@ -309,7 +342,7 @@ def main(argv=None) -> dict:
                                   "epochs": 2 if mode == "throughput" else 1, "cache_dir": cache_dirs[v]},
                                  args.timeout)
                 if not fill.get("ok"):
-                    log(f"  fill failed: {fill.get('error', '').splitlines()[-1:]}")
+                    log(f"  fill failed: {_last_line(fill.get('error'))}")
         for r in range(args.repeats):
             order = variants[r % len(variants):] + variants[:r % len(variants)]
             for v in order:
@@ -317,7 +350,7 @@ def main(argv=None) -> dict:
                 res = run_child({**spec, "mode": "throughput"}, args.timeout)
                 runs[v].append(res)
                 if not res.get("ok"):
-                    msg = "FAILED: " + res.get("error", "").splitlines()[-1][:200]
+                    msg = "FAILED: " + _last_line(res.get("error"))[:200]
                 else:
                     msg = f"{_fmt_rate(res.get('samples_per_s'))} samples/s"
                     if res.get("first_step_s") is not None:
@@ -326,12 +359,18 @@ def main(argv=None) -> dict:
                     fr = run_child({**spec, "mode": "first_step"}, args.timeout)
                     first_runs[v].append(fr)
                     msg += (f", first step {_fmt(fr.get('first_step_s'))} s" if fr.get("ok") else
-                            "; first-step run FAILED: " + fr.get("error", "").splitlines()[-1][:200])
+                            "; first-step run FAILED: " + _last_line(fr.get("error"))[:200])
                 log(f"[{name} {r + 1}/{args.repeats}] {v:<14} {msg}  (load {os.getloadavg()[0]:.2f}, "
                     f"{time.perf_counter() - started:.0f}s elapsed)")
         stats = {v: summarize_variant(runs[v], first_runs[v]) for v in variants}
         all_runs = [r for v in variants for r in runs[v] + first_runs[v] if r.get("ok")]
         warnings = []
+        steps_per_epoch = -(-n // w.batch_size)
+        probe = auto_probe_steps() if any(v == "kerasish" for v in variants) else 0
+        if w.task == "train" and steps_per_epoch < probe:
+            warnings.append(f"{steps_per_epoch} steps per epoch: kerasish's steps_per_execution='auto' probe can take "
+                            f"up to ~{probe} steps on small models, so its timed epochs may include probing and "
+                            "a compilation")
         if not args.warm_cache:
             cached = sorted({r["variant"] for r in all_runs
                              if r.get("cache", {}).get("enabled_at_end") and r.get("cache", {}).get("dir_at_end")})
@@ -353,6 +392,9 @@ def main(argv=None) -> dict:
           f"{meta['versions']['optax']} | keras {meta['versions']['keras']} | {meta['cpu_count']} CPUs | {date} | "
           f"persistent compilation cache: {'warm, ' + args.warm_cache if args.warm_cache else 'off'} | "
           f"total {meta['total_seconds']:.0f}s", flush=True)
+    g = meta["git"]
+    print(f"kerasish at commit {g['commit']}" + (f" with uncommitted changes in {len(g['kerasish_uncommitted'])} "
+          "kerasish file(s)" if g["kerasish_uncommitted"] else ""), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
         log(f"wrote {args.json}")
