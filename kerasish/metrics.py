@@ -68,15 +68,15 @@ class Metric:
                 ``average="micro"``, ``AUC(multi_label=True)`` without
                 ``num_labels``) need it.
         """
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}: Metric subclasses override init_state().")
 
     def update_state(self, state: State, y_true, y_pred, sample_weight=None) -> State:
         """Returns the state after seeing one batch. Pure and jittable."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}: Metric subclasses override update_state().")
 
     def result(self, state: State) -> jax.Array:
         """The metric value for the accumulated state."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}: Metric subclasses override result().")
 
     def get_config(self) -> dict[str, Any]:
         config = {"name": self.name, "dtype": str(self.dtype)}
