@@ -555,10 +555,17 @@ class Trainer:
             return AutoSteps(fixed=setting)
         if user_begin:
             return AutoSteps(fixed=1)  # a callback acting before each step sees each step apart
-        remembered = self._steps_decisions.get(self._steps_key(data))
-        if remembered is not None:
-            return AutoSteps(fixed=remembered)
-        return AutoSteps(max_steps=data.steps)
+        return self._auto_policy(self._steps_key(data), data)
+
+    def _auto_policy(self, key: tuple, data) -> AutoSteps:
+        """The remembered decision for ``key``, or the probe under way (a probe may span calls:
+        short fits or evaluations continue it rather than start over), or a new probe."""
+        entry = self._steps_decisions.get(key)
+        if isinstance(entry, int):
+            return AutoSteps(fixed=entry)
+        if entry is None:
+            entry = self._steps_decisions[key] = AutoSteps(max_steps=data.steps)
+        return entry
 
     def _train_epoch(self, data, rng, live, callbacks: CallbackList, class_weight, policy: AutoSteps, train_fn):
         """One epoch of calls; returns the last batch's logs (None when the data ran out at once)."""
@@ -660,8 +667,7 @@ class Trainer:
             return AutoSteps(fixed=1)
         if isinstance(setting, int):
             return AutoSteps(fixed=setting)
-        remembered = self._steps_decisions.get((kind,) + self._steps_key(data))
-        return AutoSteps(fixed=remembered) if remembered else AutoSteps(max_steps=data.steps)
+        return self._auto_policy((kind,) + self._steps_key(data), data)
 
     def _remember(self, data, kind: str, policy: AutoSteps) -> None:
         if not policy.probing and isinstance(data, adapters.ArrayData):

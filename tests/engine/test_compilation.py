@@ -14,7 +14,8 @@ def _model(seed=0):
                                  layers.BatchNormalization(), layers.Dense(3)])
     model.compile(optimizer=kerasish.optimizers.SGD(0.1),
                   loss=kerasish.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy", kerasish.metrics.SparseTopKCategoricalAccuracy(k=2)])
+                  metrics=["accuracy", kerasish.metrics.SparseTopKCategoricalAccuracy(k=2)],
+                  steps_per_execution=1)  # one program per step kind; 'auto' is tested in test_execution.py
     return model
 
 

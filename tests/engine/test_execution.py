@@ -126,3 +126,15 @@ def test_fused_evaluate_and_predict_match_single(data):
 
     fused.evaluate(x, y, batch_size=16, callbacks=[Rec()], verbose=0)
     assert seen == list(range(6))
+
+
+def test_auto_probe_continues_across_short_calls(data, monkeypatch):
+    x, y = data
+    monkeypatch.setattr(AutoSteps, "probe_single", 3)
+    monkeypatch.setattr(AutoSteps, "probe_fused", 2)
+    model = _model("auto")
+    for _ in range(6):  # 6 steps per fit: too few for the whole probe in one call
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+        model.evaluate(x, y, batch_size=16, verbose=0)
+    assert all(isinstance(v, int) for v in model._steps_decisions.values())
+    assert len(model._steps_decisions) == 2  # fit's and evaluate's decisions
