@@ -341,7 +341,7 @@ class Loss:
 
     def call(self, y_true, y_pred) -> jax.Array:
         """Per-sample losses (reduced over the feature axis only)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}: Loss subclasses override call(y_true, y_pred).")
 
     def compute_mask(self, y_true, y_pred) -> jax.Array | None:
         """Boolean mask of the per-sample entries that count, or None for all."""

@@ -188,7 +188,7 @@ class Optimizer:
 
     def _update_rule(self, learning_rate: jax.Array) -> optax.GradientTransformation:
         """The optimizer's own update, including the scaling by ``-learning_rate``."""
-        raise NotImplementedError(f"{type(self).__name__} must implement _update_rule(learning_rate).")
+        raise NotImplementedError(f"{type(self).__name__} : Optimizer subclasses override _update_rule(learning_rate).")
 
     def _clipping(self) -> list[optax.GradientTransformation]:
         # Keras treats a clipping value of 0 as "off".

@@ -66,11 +66,11 @@ class LearningRateSchedule:
 
     def __call__(self, step: jax.typing.ArrayLike) -> jax.Array:
         """Returns the learning rate for update number ``step`` (0-based)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement __call__(step).")
+        raise NotImplementedError(f"{type(self).__name__} : schedule subclasses override __call__(step).")
 
     def get_config(self) -> dict[str, Any]:
         """Returns the constructor arguments as a JSON-compatible dict."""
-        raise NotImplementedError(f"{type(self).__name__} must implement get_config().")
+        raise NotImplementedError(f"{type(self).__name__} : schedule subclasses override get_config().")
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> LearningRateSchedule:
