@@ -143,14 +143,19 @@ class StatelessScope:
         values: ``{id(variable): array}`` for every variable the call may read.
         rng: a PRNG key for stochastic layers (dropout); each request folds in a
             counter, so the order of layers (fixed at trace time) decides the keys.
+        rng_step: optional step number folded into ``rng`` first (the default train step
+            passes its step counter, so the key is derived only in models that draw one:
+            a model without stochastic layers runs no random-number code at all).
         training: the default ``training`` flag for layers that were not given one.
         sample_mask: optional ``(batch,)`` array, 1 for real samples and 0 for padding (the
             engine pads a last partial batch); layers with batch statistics ignore padded rows.
     """
 
-    def __init__(self, values: dict[int, Any], rng=None, training: bool = False, sample_mask=None):
+    def __init__(self, values: dict[int, Any], rng=None, training: bool = False, sample_mask=None,
+                 rng_step=None):
         self.values = dict(values)
         self.rng = rng
+        self._rng_step = rng_step
         self.training = training
         self.sample_mask = sample_mask
         self._rng_counter = 0
@@ -161,6 +166,9 @@ class StatelessScope:
             from kerasish.errors import KerasishError
 
             raise KerasishError("A stochastic layer needs a random key, but none was given to this call.")
+        if self._rng_step is not None:  # derive this step's key once, on the first request
+            self.rng = jax.random.fold_in(self.rng, self._rng_step)
+            self._rng_step = None
         self._rng_counter += 1
         return jax.random.fold_in(self.rng, self._rng_counter)
 

@@ -5,6 +5,9 @@ The state a step sees is one dict::
     {"trainable": [...], "non_trainable": [...], "optimizer": optax state,
      "metrics": metric accumulators, "rng": PRNG key, "step": int32}
 
+The default step leaves ``rng`` as it is and gives stochastic layers keys derived
+from ``fold_in(rng, step)``, only when a layer asks for one.
+
 ``train_step(state, batch) -> (state, logs)`` is jitted once per model (with the
 state donated); while ``fit`` runs, the model's variables are bound to the live
 state, so a callback that reads or sets weights sees and changes the real ones.
@@ -284,7 +287,7 @@ class Trainer:
 
     # -- pure functions ------------------------------------------------------------------------
     def stateless_scope(self, trainable: list, non_trainable: list, rng=None, training: bool = False,
-                        sample_mask=None):
+                        sample_mask=None, rng_step=None):
         """A context in which every layer of this model reads the given values (for custom steps).
 
         Inside it, calling the model or any of its sublayers is pure; afterwards
@@ -303,17 +306,17 @@ class Trainer:
                              f"got {len(trainable)} and {len(non_trainable)} values.")
         values = {id(v): a for v, a in zip(tw, trainable)}
         values.update({id(v): a for v, a in zip(ntw, non_trainable)})
-        return StatelessScope(values, rng=rng, training=training, sample_mask=sample_mask)
+        return StatelessScope(values, rng=rng, training=training, sample_mask=sample_mask, rng_step=rng_step)
 
     def new_non_trainable(self, scope: StatelessScope) -> list:
         """The non-trainable values (e.g. BatchNormalization statistics) as updated inside ``scope``."""
         return [scope.values[id(v)] for v in self._partition()[1]]
 
     def stateless_call(self, trainable: list, non_trainable: list, x, training: bool = False, rng=None,
-                       sample_mask=None):
+                       sample_mask=None, rng_step=None):
         """Run the model as a pure function of variable values: returns ``(y_pred, new_non_trainable)``."""
         with self.stateless_scope(trainable, non_trainable, rng=rng, training=training,
-                                  sample_mask=sample_mask) as scope:
+                                  sample_mask=sample_mask, rng_step=rng_step) as scope:
             y = self(x, training=training)
         return y, self.new_non_trainable(scope)
 
@@ -361,11 +364,12 @@ class Trainer:
         """
         x, y, sw, *rest = batch
         mask = rest[0] if rest else None
-        rng, step_rng = jax.random.split(state["rng"])
 
         def loss_fn(trainable):
-            y_pred, new_nt = self.stateless_call(trainable, state["non_trainable"], x, training=True, rng=step_rng,
-                                                 sample_mask=mask)
+            # Dropout and other stochastic layers draw from fold_in(rng, step): the key stays
+            # fixed and is derived per step only when a layer asks for one.
+            y_pred, new_nt = self.stateless_call(trainable, state["non_trainable"], x, training=True,
+                                                 rng=state["rng"], rng_step=state["step"], sample_mask=mask)
             loss, per_output = self.compute_loss(trainable, y, y_pred, sw, mask)
             return loss, (y_pred, new_nt, per_output)
 
@@ -374,7 +378,7 @@ class Trainer:
         metrics = self.update_metrics(state["metrics"], loss, per_output, y, y_pred, sw, _first_leaf(x).shape[0],
                                       mask)
         new_state = {**state, "trainable": trainable, "non_trainable": new_nt, "optimizer": opt_state,
-                     "metrics": metrics, "rng": rng, "step": state["step"] + 1}
+                     "metrics": metrics, "step": state["step"] + 1}
         return new_state, self.compute_metrics(metrics)
 
     def test_step(self, state: dict, batch) -> tuple[dict, dict]:

@@ -138,3 +138,57 @@ def test_auto_probe_continues_across_short_calls(data, monkeypatch):
         model.evaluate(x, y, batch_size=16, verbose=0)
     assert all(isinstance(v, int) for v in model._steps_decisions.values())
     assert len(model._steps_decisions) == 2  # fit's and evaluate's decisions
+
+
+def _primitives(jaxpr, found=None):
+    found = set() if found is None else found
+    for eqn in jaxpr.eqns:
+        found.add(eqn.primitive.name)
+        for param in eqn.params.values():
+            inner = getattr(param, "jaxpr", None)
+            if inner is not None:
+                _primitives(getattr(inner, "jaxpr", inner), found)
+    return found
+
+
+def _train_jaxpr(model, x, y):
+    import jax
+
+    model.fit(x[:16], y[:16], batch_size=16, epochs=1, verbose=0)
+    model._jitted("train")
+    state = model._make_state(True)
+    batch = model._prepare_batch(x[:16], y[:16], None)
+    return jax.make_jaxpr(model.train_step)(state, batch).jaxpr
+
+
+def test_step_without_stochastic_layers_runs_no_random_code(data):
+    # On CPU a key derivation is a loop of its own inside the fused scan: a deterministic
+    # model must not pay for one each step.
+    x, y = data
+    plain = kerasish.Sequential([kerasish.Input(shape=(6,)), layers.Dense(8, activation="relu"), layers.Dense(3)])
+    plain.compile(optimizer="adam", loss=kerasish.losses.SparseCategoricalCrossentropy(from_logits=True))
+    assert not {p for p in _primitives(_train_jaxpr(plain, x, y)) if "random" in p or "threefry" in p}
+    assert any("random" in p or "threefry" in p for p in _primitives(_train_jaxpr(_model(1), x, y)))
+
+
+def test_dropout_masks_change_every_step_and_every_fit():
+    # Dropout feeding a bias-free Dense(1) trained by SGD: a step changes exactly the kernel
+    # entries whose inputs the step's mask kept, so the weight updates show every mask.
+    kerasish.utils.set_random_seed(3)
+    model = kerasish.Sequential([kerasish.Input(shape=(64,)), layers.Dropout(0.5),
+                                 layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+    model.compile(optimizer="sgd", loss="mse", steps_per_execution=1)
+    kernels = [model.get_weights()[0][:, 0].copy()]
+
+    class Grab(kerasish.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            kernels.append(self.model.get_weights()[0][:, 0].copy())
+
+    x, y = np.ones((2, 64), np.float32), np.ones((2, 1), np.float32)
+    model.fit(x, y, batch_size=1, epochs=1, verbose=0, callbacks=[Grab()])
+    model.fit(x, y, batch_size=1, epochs=1, verbose=0, callbacks=[Grab()])
+    masks = [np.diff(kernels, axis=0)[i] != 0 for i in range(4)]
+    for i in range(4):
+        assert 10 < masks[i].sum() < 54  # about half kept
+        for j in range(i):
+            assert not np.array_equal(masks[i], masks[j]), (i, j)
