@@ -16,14 +16,27 @@ import time
 from collections.abc import Mapping
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
 def make_multi_step(step_fn):
-    """``(state, stacked_batches) -> (state, stacked_logs)``: a ``lax.scan`` of ``step_fn`` over k batches."""
+    """``(state, stacked_batches) -> (state, stacked_logs)``: a ``lax.scan`` of ``step_fn`` over k batches.
+
+    A stacked batch of just ``(x, y_list)`` (unweighted data, full batches) is completed
+    inside the program with sample weights and a mask of ones: constants that XLA folds
+    away, so neither is gathered on the host, transferred, or multiplied in per step.
+    """
+
+    def body(state, batch):
+        if len(batch) == 2:
+            x, y = batch
+            ones = jnp.ones((jax.tree.leaves(x)[0].shape[0],), jnp.float32)
+            batch = (x, y, [ones] * len(y), ones)
+        return step_fn(state, batch)
 
     def multi_step(state, batches):
-        return jax.lax.scan(step_fn, state, batches)
+        return jax.lax.scan(body, state, batches)
 
     return multi_step
 
@@ -37,21 +50,39 @@ def make_multi_predict(predict_fn):
     return multi_predict
 
 
-class SlicedLogs(Mapping):
-    """One batch's view of a fused call's stacked logs; values are sliced only when read."""
+class StackedLogs:
+    """A fused call's logs (device arrays with a leading axis of k), copied to the host once, when first read.
 
-    def __init__(self, stacked: dict, index: int):
-        self._stacked = stacked
+    Reading a value slices the host copy: indexing the device array instead would run
+    (and the first time compile) a small XLA program per read.
+    """
+
+    def __init__(self, stacked: dict):
+        self.device = stacked
+        self._host: dict = {}
+
+    def value(self, key: str, index: int):
+        host = self._host.get(key)
+        if host is None:
+            host = self._host[key] = np.asarray(self.device[key])
+        return host[index]
+
+
+class SlicedLogs(Mapping):
+    """One batch's view of a fused call's stacked logs; nothing leaves the device until a value is read."""
+
+    def __init__(self, stacked, index: int):
+        self._stacked = stacked if isinstance(stacked, StackedLogs) else StackedLogs(stacked)
         self._index = index
 
     def __getitem__(self, key):
-        return self._stacked[key][self._index]
+        return self._stacked.value(key, self._index)
 
     def __iter__(self):
-        return iter(self._stacked)
+        return iter(self._stacked.device)
 
     def __len__(self) -> int:
-        return len(self._stacked)
+        return len(self._stacked.device)
 
 
 def stack_batches(batches: list):

@@ -32,7 +32,14 @@ from kerasish.callbacks.history import History
 from kerasish.callbacks.progress import ProgbarLogger
 from kerasish.engine import adapters, compilation_cache
 from kerasish.engine.compile_utils import CompiledLoss, CompiledMetrics, check_metric_names
-from kerasish.engine.execution import AutoSteps, SlicedLogs, make_multi_predict, make_multi_step, stack_batches
+from kerasish.engine.execution import (
+    AutoSteps,
+    SlicedLogs,
+    StackedLogs,
+    make_multi_predict,
+    make_multi_step,
+    stack_batches,
+)
 from kerasish.errors import ConfigError, InputError, NotCompiledError
 from kerasish.utils.random import next_key, numpy_rng
 
@@ -574,6 +581,7 @@ class Trainer:
     def _train_epoch(self, data, rng, live, callbacks: CallbackList, class_weight, policy: AutoSteps, train_fn):
         """One epoch of calls; returns the last batch's logs (None when the data ran out at once)."""
         wants_begin = callbacks.wants("on_train_batch_begin")
+        wants_end = callbacks.wants("on_train_batch_end")
         calls = self._array_calls(data, rng, class_weight, policy) if isinstance(data, adapters.ArrayData) \
             else self._iterable_calls(data, class_weight, policy)
         step, logs = 0, None
@@ -585,9 +593,11 @@ class Trainer:
             if fused:
                 live.state, stacked = self._jitted("train_multi")(live.state, batch)
                 policy.after_call(live.state["step"], n_steps)
-                for i in range(n_steps):
-                    logs = SlicedLogs(stacked, i)
-                    callbacks.call("on_train_batch_end", step + i, logs)
+                stacked = StackedLogs(stacked)
+                if wants_end:
+                    for i in range(n_steps):
+                        callbacks.call("on_train_batch_end", step + i, SlicedLogs(stacked, i))
+                logs = SlicedLogs(stacked, n_steps - 1)
             else:
                 live.state, logs = train_fn(live.state, batch)
                 policy.after_call(live.state["step"], 1)
@@ -608,6 +618,8 @@ class Trainer:
         sw_flat = self._flatten_sample_weight(data.sample_weight, n, y_flat, class_weight)
         masked = not self._overridden(step_name)  # a custom step gets (x, y, sw), unpadded
         full = (data.x, y_flat, sw_flat, np.ones((n,), np.float32)) if masked else (data.x, y_flat, sw_flat)
+        # Unweighted data: fused calls gather (x, y) only; the program fills in weights of one.
+        unweighted = masked and data.sample_weight is None and class_weight is None
         order = rng.permutation(n) if (data.shuffle and rng is not None) else None
         total = data.steps
         step = 0
@@ -616,8 +628,10 @@ class Trainer:
             # epoch run one by one (a padded super-batch would cost every fused step a select).
             k = policy.k if total - step >= policy.k else 1
             start, stop = step * size, min((step + k) * size, n)
-            batch = adapters.take(full, order[start:stop] if order is not None else slice(start, stop))
-            if masked and stop - start < k * size:
+            index = order[start:stop] if order is not None else slice(start, stop)
+            short = stop - start < k * size  # holds the epoch's partial last batch
+            batch = adapters.take(full[:2] if (k > 1 and unweighted and not short) else full, index)
+            if masked and short:
                 batch = _pad_rows(batch, k * size - (stop - start))  # the last partial batch: mask 0 rows
             if k > 1:
                 yield jax.tree.map(lambda a: a.reshape((k, size) + a.shape[1:]), batch), k, True
@@ -697,6 +711,7 @@ class Trainer:
             policy.before_call()
             if fused:
                 state, stacked = self._jitted("test_multi")(state, batch)
+                stacked = StackedLogs(stacked)
                 batch_logs = [SlicedLogs(stacked, i) for i in range(n_steps)]
             else:
                 state, logs = test_fn(state, batch)

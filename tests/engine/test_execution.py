@@ -192,3 +192,54 @@ def test_dropout_masks_change_every_step_and_every_fit():
         assert 10 < masks[i].sum() < 54  # about half kept
         for j in range(i):
             assert not np.array_equal(masks[i], masks[j]), (i, j)
+
+
+def test_fused_steps_match_single_steps_with_sample_and_class_weights(data):
+    x, y = data
+    sw = np.linspace(0.2, 2.0, len(x)).astype("float32")
+    weights = []
+    for spe in (1, 4):
+        model = _model(spe, seed=5)
+        model.fit(x, y, batch_size=16, epochs=2, sample_weight=sw, class_weight={0: 1.0, 1: 3.0, 2: 0.5},
+                  verbose=0)
+        weights.append(model.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_unweighted_fused_calls_carry_only_x_and_y(data, monkeypatch):
+    # Sample weights and masks of ones are filled in inside the program, not gathered per call.
+    x, y = data
+    model = _model(4)
+    shapes = []
+    jitted = type(model)._jitted
+
+    def spy(self, kind):
+        fn = jitted(self, kind)
+        if kind != "train_multi":
+            return fn
+
+        def wrapped(state, batch):
+            shapes.append(len(batch))
+            return fn(state, batch)
+        return wrapped
+
+    monkeypatch.setattr(type(model), "_jitted", spy)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert shapes == [2]  # steps 0-3 fused; steps 4-5 (the padded last batch) run singly
+    model.fit(x, y, batch_size=16, epochs=1, sample_weight=np.ones(len(x), "float32"), verbose=0)
+    assert shapes == [2, 4]
+
+
+def test_reading_fused_logs_compiles_nothing(data):
+    # Each read slices a host copy of the call's logs; indexing the device arrays would
+    # compile (and run) a small program per read.
+    x, y = data
+    model, rec = _model(4), Record()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    COUNTER.count, COUNTER.active = 0, True
+    try:
+        model.fit(x, y, batch_size=16, epochs=1, callbacks=[rec], verbose=0)
+    finally:
+        COUNTER.active = False
+    assert len(rec.batches) == 6 and COUNTER.count == 0
