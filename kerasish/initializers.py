@@ -53,7 +53,8 @@ class Initializer:
 
     def __call__(self, key, shape, dtype=jnp.float32):
         shape = tuple(int(d) for d in shape)
-        return jnp.asarray(self.sample(_host_rng(key), shape), dtype=dtype)
+        # Cast and transfer from the host: jnp.asarray would compile a program per shape.
+        return jax.device_put(np.asarray(self.sample(_host_rng(key), shape), dtype=jnp.dtype(dtype)))
 
     def get_config(self) -> dict:
         return {}

@@ -41,7 +41,7 @@ from kerasish.engine.execution import (
     stack_batches,
 )
 from kerasish.errors import ConfigError, InputError, NotCompiledError
-from kerasish.utils.random import next_key, numpy_rng
+from kerasish.utils.random import next_seed, numpy_rng
 
 
 def _first_leaf(x):
@@ -434,20 +434,36 @@ class Trainer:
         if with_optimizer:
             partition = tuple(map(id, tw))
             if self._opt_state is None or self._opt_partition != partition:
-                self._opt_state = self.optimizer_init(trainable)
+                self._opt_state = self._jitted_helper("optimizer_init", self.optimizer_init)(trainable)
                 self._opt_partition = partition
             if self._rng is None:
-                self._rng = next_key()
-                self._step_count = jnp.zeros((), jnp.int32)
+                start = self._jitted_helper("rng_init", lambda seed: (jax.random.PRNGKey(seed), jnp.zeros((), jnp.int32)))
+                self._rng, self._step_count = start(np.uint32(next_seed()))
             state.update(optimizer=self._opt_state, rng=self._rng, step=self._step_count)
-        state["metrics"] = self._compiled_metrics.init_state()
+        state["metrics"] = self._metrics_init()
         return state
+
+    def _jitted_helper(self, name: str, fn):
+        """``fn`` jitted once per compile: building state runs one program, not one per leaf.
+
+        (Each eager op is a program of its own; with a warm compilation cache, loading
+        dozens of them would take longer than loading the step itself.)
+        """
+        key = ("helper", name)
+        if key not in self._fn_cache:
+            compilation_cache.ensure_default()
+            self._fn_cache[key] = fn if self.run_eagerly else jax.jit(fn)
+        return self._fn_cache[key]
+
+    def _metrics_init(self) -> dict:
+        return self._jitted_helper("metrics_init", self._compiled_metrics.init_state)()
 
     def _bind(self, state: dict) -> LiveState:
         tw, ntw = self._state_vars
         # Copies: the step donates its input buffers, which the variables must not lose.
-        state = {**state, "trainable": [jnp.array(a, copy=True) for a in state["trainable"]],
-                 "non_trainable": [jnp.array(a, copy=True) for a in state["non_trainable"]]}
+        copy = self._jitted_helper("copy", lambda t: jax.tree.map(jnp.copy, t))
+        state = {**state, "trainable": copy(state["trainable"]),
+                 "non_trainable": copy(state["non_trainable"]) if state["non_trainable"] else []}
         live = LiveState(state, tw, ntw)
         for v in tw + ntw:
             v._bind(live)
@@ -529,7 +545,7 @@ class Trainer:
         try:
             callback_list.call("on_train_begin", {})
             for epoch in range(initial_epoch, epochs):
-                live.state = {**live.state, "metrics": self._compiled_metrics.init_state()}
+                live.state = {**live.state, "metrics": self._metrics_init()}
                 callback_list.call("on_epoch_begin", epoch, {})
                 logs = self._train_epoch(data, rng, live, callback_list, class_weight, policy, train_fn)
                 if logs is None:

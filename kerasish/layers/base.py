@@ -15,7 +15,7 @@ from kerasish import initializers, regularizers
 from kerasish.backend import StatelessScope, Variable, current_scope
 from kerasish.errors import ConfigError, InputError, NotBuiltError
 from kerasish.layers.symbolic import KerasTensor, Node, any_symbolic, is_keras_tensor, to_spec
-from kerasish.utils.random import next_key
+from kerasish.utils.random import next_host_key
 
 _NAME_COUNTS: collections.Counter = collections.Counter()
 
@@ -122,7 +122,7 @@ class Layer:
     ) -> Variable:
         """Create a weight with a fresh key from the global seed stream."""
         init = initializers.get(initializer)
-        value = init(next_key(), tuple(shape), jnp.dtype(dtype or self.dtype))
+        value = init(next_host_key(), tuple(shape), jnp.dtype(dtype or self.dtype))
         return self._track_variable(Variable(value, name, trainable, regularizers.get(regularizer), constraint))
 
     def _track_variable(self, var: Variable) -> Variable:
@@ -221,7 +221,7 @@ class Layer:
                     f"but the value given to set_weights has shape {tuple(w.shape)}."
                 )
         for var, w in zip(own, weights):
-            var.assign(jnp.asarray(w, dtype=var.dtype))
+            var.assign(w)
 
     def count_params(self) -> int:
         if not self.built:

@@ -8,7 +8,7 @@ from flax import nnx
 from kerasish import activations, initializers, regularizers
 from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer
-from kerasish.utils.random import next_seed
+from kerasish.utils.random import host_rngs
 
 
 def normalize_tuple(value, n: int, name: str, layer: str) -> tuple[int, ...]:
@@ -108,7 +108,7 @@ class Conv2D(Layer):
                           padding=self.padding.upper(), kernel_dilation=self.dilation_rate,
                           feature_group_count=self.groups, use_bias=self.use_bias,
                           kernel_init=self.kernel_initializer, bias_init=self.bias_initializer,
-                          rngs=nnx.Rngs(params=next_seed()))
+                          rngs=host_rngs())
         names = {"kernel": ("kernel", True, self.kernel_regularizer)}
         if self.use_bias:
             names["bias"] = ("bias", True, self.bias_regularizer)

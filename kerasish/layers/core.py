@@ -12,11 +12,11 @@ from kerasish.backend import current_scope
 from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer
 from kerasish.layers.symbolic import KerasTensor
-from kerasish.utils.random import next_seed
+from kerasish.utils.random import host_rngs
 
 
 def _rngs():
-    return nnx.Rngs(params=next_seed())
+    return host_rngs()
 
 
 class InputLayer(Layer):

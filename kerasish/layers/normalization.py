@@ -9,7 +9,7 @@ from kerasish import initializers, regularizers
 from kerasish.backend import current_scope
 from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer
-from kerasish.utils.random import next_key, next_seed
+from kerasish.utils.random import host_rngs, next_host_key
 
 
 def _axis_size(layer, input_shape, axis):
@@ -52,7 +52,7 @@ class BatchNormalization(Layer):
         module = nnx.BatchNorm(size, axis=self.axis, momentum=self.momentum, epsilon=self.epsilon,
                                use_bias=self.center, use_scale=self.scale, bias_init=self.beta_initializer,
                                scale_init=self.gamma_initializer, use_fast_variance=False,
-                               rngs=nnx.Rngs(params=next_seed()))
+                               rngs=host_rngs())
         names = {}
         if self.scale:
             names["gamma"] = ("scale", True, self.gamma_regularizer)
@@ -61,8 +61,8 @@ class BatchNormalization(Layer):
         names["moving_mean"] = ("mean", False, None)
         names["moving_variance"] = ("var", False, None)
         self._adopt_nnx(module, names)
-        self.moving_mean.assign(self.moving_mean_initializer(next_key(), (size,), self.dtype))
-        self.moving_variance.assign(self.moving_variance_initializer(next_key(), (size,), self.dtype))
+        self.moving_mean.assign(self.moving_mean_initializer(next_host_key(), (size,), self.dtype))
+        self.moving_variance.assign(self.moving_variance_initializer(next_host_key(), (size,), self.dtype))
         self._size = size
 
     def _check_input(self, input_shape):
@@ -123,7 +123,7 @@ class LayerNormalization(Layer):
         module = nnx.LayerNorm(size, epsilon=self.epsilon, use_bias=self.center, use_scale=self.scale,
                                bias_init=self.beta_initializer, scale_init=self.gamma_initializer,
                                reduction_axes=self.axis, feature_axes=self.axis, use_fast_variance=False,
-                               rngs=nnx.Rngs(params=next_seed()))
+                               rngs=host_rngs())
         names = {}
         if self.scale:
             names["gamma"] = ("scale", True, self.gamma_regularizer)

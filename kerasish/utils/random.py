@@ -56,6 +56,36 @@ def next_key() -> jax.Array:
     return jax.random.PRNGKey(next_seed())
 
 
+class HostRngs:
+    """Stands in for ``flax.nnx.Rngs`` when a layer builds its nnx module.
+
+    Every stream (``rngs.params()``, ...) returns a fresh key as two host ``uint32``
+    values; kerasish initializers seed NumPy from it, so building a layer runs no JAX
+    random-number code (each such eager call is a program to compile or load).
+    """
+
+    def __init__(self, seed: int):
+        self._rng = np.random.default_rng(seed)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._next
+
+    def _next(self) -> np.ndarray:
+        return self._rng.integers(0, 2**32, size=2, dtype=np.uint32)
+
+
+def next_host_key() -> np.ndarray:
+    """A fresh initializer key (two host ``uint32``) from the global stream: no device work."""
+    return HostRngs(next_seed())._next()
+
+
+def host_rngs() -> HostRngs:
+    """Initializer keys for one layer's nnx module, from the global stream."""
+    return HostRngs(next_seed())
+
+
 def numpy_rng() -> np.random.Generator:
     """A NumPy generator from the global stream (for shuffling and splits)."""
     return np.random.default_rng(next_seed())
