@@ -12,14 +12,21 @@ from kerasish import (
     regularizers,
     utils,
 )
-from kerasish.errors import ConfigError, InputError, KerasishError, NotBuiltError, NotCompiledError
+from kerasish.errors import (
+    ConfigError,
+    FileFormatError,
+    InputError,
+    KerasishError,
+    NotBuiltError,
+    NotCompiledError,
+)
 from kerasish.layers import Input, KerasTensor, Layer
 from kerasish.models import Functional, Model, Sequential
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ConfigError", "Functional", "Input", "InputError", "KerasTensor", "KerasishError", "Layer", "Model",
+    "ConfigError", "FileFormatError", "Functional", "Input", "InputError", "KerasTensor", "KerasishError", "Layer", "Model",
     "NotBuiltError", "NotCompiledError", "Sequential", "activations", "callbacks", "errors", "initializers",
     "layers", "losses", "metrics", "optimizers", "regularizers", "utils",
 ]

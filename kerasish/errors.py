@@ -27,6 +27,11 @@ class NotBuiltError(KerasishError, RuntimeError):
     """The model or layer has no weights yet: its input shape is not known."""
 
 
+class FileFormatError(KerasishError, ValueError):
+    """A checkpoint, backup, saved model or export is missing, truncated, corrupted, unsafe, or does
+    not match the model it is loaded into. The message names the file and what is wrong."""
+
+
 def unknown_identifier(kind: str, name: object, valid: list[str] | tuple[str, ...]) -> ConfigError:
     """A ConfigError for an unknown name, listing the valid ones."""
     return ConfigError(f"Unknown {kind} {name!r}. Valid {kind} names are: {', '.join(sorted(valid))}.")
