@@ -397,3 +397,36 @@ def test_schedule_argument_checks():
         schedules.deserialize({"class_name": "NoSuchDecay", "config": {}})
     with pytest.raises(NotImplementedError):
         schedules.LearningRateSchedule()(0)
+
+
+def test_learning_rate_is_live_and_settable_from_a_callback():
+    import kerasish
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 3)).astype("float32"), rng.normal(size=(64, 1)).astype("float32")
+    model = kerasish.Sequential([kerasish.Input(shape=(3,)), kerasish.layers.Dense(1)])
+    model.compile(optimizer=optimizers.SGD(0.1), loss="mse")
+    model.optimizer.learning_rate = 0.05  # before any state: the first fit starts from it
+    seen, weights = [], []
+
+    class Freeze(kerasish.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append(self.model.optimizer.learning_rate)
+            weights.append(self.model.get_weights()[0].copy())
+            if epoch == 1:
+                self.model.optimizer.learning_rate = 0.0  # the jitted step must use it at once
+
+    model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[Freeze()])
+    assert seen == pytest.approx([0.05, 0.05, 0.0])
+    assert not np.allclose(weights[0], weights[1])
+    np.testing.assert_array_equal(weights[2], model.get_weights()[0])  # epochs 2 and 3 trained at rate 0
+    assert model.optimizer.learning_rate == 0.0 and model.optimizer.get_config()["learning_rate"] == 0.0
+
+
+def test_a_schedule_cannot_be_set():
+    import kerasish
+
+    model = kerasish.Sequential([kerasish.Input(shape=(3,)), kerasish.layers.Dense(1)])
+    model.compile(optimizer=optimizers.SGD(optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)), loss="mse")
+    with pytest.raises(kerasish.ConfigError, match="schedule"):
+        model.optimizer.learning_rate = 0.01

@@ -105,6 +105,7 @@ class Trainer:
         self.run_eagerly = bool(run_eagerly)
         self.steps_per_execution = steps_per_execution
         self._tx = self.optimizer.build()
+        self.optimizer._attach(self)
         self._opt_state = None
         self._opt_partition = None
         self._fn_cache = {}
@@ -443,6 +444,19 @@ class Trainer:
         state["metrics"] = self._metrics_init()
         return state
 
+    # -- the optimizer state, during fit or between fits ------------------------------------------
+    def _get_optimizer_state(self):
+        """The optimizer state the next step will use (None before the first fit)."""
+        live = getattr(self, "_live", None)
+        return live.state["optimizer"] if live is not None else self._opt_state
+
+    def _set_optimizer_state(self, opt_state) -> None:
+        live = getattr(self, "_live", None)
+        if live is not None:
+            live.state = {**live.state, "optimizer": opt_state}
+        else:
+            self._opt_state = opt_state
+
     def _jitted_helper(self, name: str, fn):
         """``fn`` jitted once per compile: building state runs one program, not one per leaf.
 
@@ -538,7 +552,7 @@ class Trainer:
                                                                "verbose": verbose})
         train_fn = self._jitted("train")
         policy = self._steps_policy(data, callback_list)
-        live = self._bind(self._make_state(with_optimizer=True))
+        live = self._live = self._bind(self._make_state(with_optimizer=True))
         rng = numpy_rng()
         self.stop_training = False
         self.history = history
@@ -561,6 +575,7 @@ class Trainer:
             callback_list.call("on_train_end", {})
         finally:
             self._unbind(live)
+            self._live = None
             if policy is not None and not policy.probing:
                 self._steps_decisions[self._steps_key(data)] = policy.k
         return history

@@ -33,6 +33,7 @@ Example:
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -181,10 +182,45 @@ class Optimizer:
                     f"({key}={default!r}) is accepted."
                 )
 
+    def _attach(self, model) -> None:
+        """Called by ``model.compile``: ``learning_rate`` then reads and writes that model's state."""
+        self._owner = weakref.ref(model)
+
+    def _owner_state(self):
+        owner = getattr(self, "_owner", None)
+        model = owner() if owner is not None else None
+        state = model._get_optimizer_state() if model is not None else None
+        return model, state
+
     @property
     def learning_rate(self) -> LearningRate:
-        """The learning rate given: a float or a schedule (the current value is in the state)."""
+        """The learning rate the next update will use, as Keras's ``optimizer.learning_rate``.
+
+        Once the compiled model has an optimizer state (from its first ``fit``) this is the
+        current value, a float (for a schedule, its value at the current step); before, the
+        value or schedule given. Setting it (a callback may, mid-fit) changes the rate the
+        jitted step uses from its next update, without recompiling; a schedule cannot be set.
+        """
+        _, state = self._owner_state()
+        if state is not None:
+            return float(get_learning_rate(state))
         return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        if isinstance(self._learning_rate, schedules.LearningRateSchedule) or callable(self._learning_rate):
+            raise ConfigError(f"{type(self).__name__}: the learning rate is a schedule, {self._learning_rate!r}; "
+                              "it cannot be set to a value.")
+        value = _check_learning_rate(value)
+        if callable(value):
+            raise ConfigError(f"{type(self).__name__}: set learning_rate to a number, got {value!r}.")
+        model, state = self._owner_state()
+        self._learning_rate = value
+        if state is not None:
+            model._set_optimizer_state(set_learning_rate(state, value))
+        elif model is not None:  # no state yet: the first fit initializes it with the new value
+            model._tx = self.build()
+            model._fn_cache.pop(("helper", "optimizer_init"), None)
 
     def _update_rule(self, learning_rate: jax.Array) -> optax.GradientTransformation:
         """The optimizer's own update, including the scaling by ``-learning_rate``."""
