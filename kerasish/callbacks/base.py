@@ -30,6 +30,19 @@ class Callback:
     def set_params(self, params: dict) -> None:
         self.params = params
 
+    def get_state(self) -> dict:
+        """What this callback has learned so far, for ``BackupAndRestore`` (a kerasish addition).
+
+        A dict of JSON-compatible values (numbers, strings, bools, None, lists, dicts) and
+        NumPy arrays. A callback whose decisions depend on past epochs (a patience
+        counter, a best value, best weights) returns it here, so that a resumed run
+        decides exactly as an uninterrupted one would. Stateless callbacks keep the default.
+        """
+        return {}
+
+    def set_state(self, state: dict) -> None:
+        """Restore what :meth:`get_state` returned (called before ``on_train_begin`` on resume)."""
+
     def on_train_begin(self, logs=None): ...
     def on_train_end(self, logs=None): ...
     def on_epoch_begin(self, epoch, logs=None): ...
