@@ -41,7 +41,7 @@ class Callback:
         return {}
 
     def set_state(self, state: dict) -> None:
-        """Restore what :meth:`get_state` returned (called before ``on_train_begin`` on resume)."""
+        """Restore what :meth:`get_state` returned (on resume, called after every ``on_train_begin``)."""
 
     def on_train_begin(self, logs=None): ...
     def on_train_end(self, logs=None): ...
