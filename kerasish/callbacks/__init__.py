@@ -1,7 +1,8 @@
-"""Callbacks: the Keras hook interface, History and the progress bar."""
+"""Callbacks: the Keras hook interface and the built-in callbacks."""
 
+from kerasish.callbacks.backup import BackupAndRestore
 from kerasish.callbacks.base import Callback, CallbackList
 from kerasish.callbacks.history import History
 from kerasish.callbacks.progress import ProgbarLogger
 
-__all__ = ["Callback", "CallbackList", "History", "ProgbarLogger"]
+__all__ = ["BackupAndRestore", "Callback", "CallbackList", "History", "ProgbarLogger"]

@@ -16,6 +16,13 @@ class History(Callback):
     def on_train_begin(self, logs=None):
         self.epoch = []
 
+    def get_state(self) -> dict:
+        return {"history": self.history, "epoch": self.epoch}
+
+    def set_state(self, state: dict) -> None:
+        self.history = {k: [float(v) for v in vals] for k, vals in state["history"].items()}
+        self.epoch = [int(e) for e in state["epoch"]]
+
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():

@@ -27,6 +27,7 @@ import optax
 from kerasish import losses as losses_mod
 from kerasish import optimizers as optimizers_mod
 from kerasish.backend import LiveState, StatelessScope
+from kerasish.callbacks.backup import BackupAndRestore, copy_shuffle_state
 from kerasish.callbacks.base import Callback, CallbackList
 from kerasish.callbacks.history import History
 from kerasish.callbacks.progress import ProgbarLogger
@@ -550,18 +551,38 @@ class Trainer:
                 raise InputError(f"callbacks must be kerasish.callbacks.Callback instances, got {type(cb).__name__}.")
         callback_list = CallbackList(cbs, model=self, params={"epochs": epochs, "steps": data.steps,
                                                                "verbose": verbose})
+        backups = [cb for cb in cbs if isinstance(cb, BackupAndRestore)]
+        if len(backups) > 1:
+            raise InputError("fit got more than one BackupAndRestore callback; use one per run.")
+        backup = backups[0] if backups else None
+        others = [cb for cb in cbs if cb is not backup]
         train_fn = self._jitted("train")
-        policy = self._steps_policy(data, callback_list)
+        policy = self._steps_policy(data, callback_list, exact=backup is not None)
         live = self._live = self._bind(self._make_state(with_optimizer=True))
         rng = numpy_rng()
         self.stop_training = False
         self.history = history
         try:
             callback_list.call("on_train_begin", {})
-            for epoch in range(initial_epoch, epochs):
-                live.state = {**live.state, "metrics": self._metrics_init()}
+            resume = backup.restore(live, others) if backup is not None else None
+            for epoch in range(resume.epoch if resume else initial_epoch, epochs):
+                start = 0
+                if resume is not None and resume.epoch == epoch and resume.batch > 0:
+                    start = resume.batch  # mid-epoch: the same data order, the metric sums so far
+                    live.state = {**live.state, "metrics": resume.metrics}
+                else:
+                    live.state = {**live.state, "metrics": self._metrics_init()}
+                if resume is not None and resume.epoch == epoch and resume.shuffle_state is not None:
+                    rng.bit_generator.state = resume.shuffle_state
+                shuffle_state = copy_shuffle_state(rng)  # before this epoch's order is drawn
+                after_call = None
+                if backup is not None:
+                    steps = data.steps if isinstance(data, adapters.ArrayData) else None
+                    after_call = lambda n, nxt, e=epoch, st=shuffle_state, steps=steps: backup.after_call(
+                        live, e, n, nxt, steps, st, others)
                 callback_list.call("on_epoch_begin", epoch, {})
-                logs = self._train_epoch(data, rng, live, callback_list, class_weight, policy, train_fn)
+                logs = self._train_epoch(data, rng, live, callback_list, class_weight, policy, train_fn,
+                                         start_step=start, after_call=after_call)
                 if logs is None:
                     warnings.warn("Your input ran out of data: training stopped.", stacklevel=2)
                     break
@@ -570,10 +591,14 @@ class Trainer:
                     val_logs = self._run_evaluate(val, callbacks=None)
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 callback_list.call("on_epoch_end", epoch, epoch_logs)
+                if backup is not None:
+                    backup.after_epoch(live, epoch + 1, copy_shuffle_state(rng), others)
                 if self.stop_training or getattr(data, "exhausted", False):
                     break
             callback_list.call("on_train_end", {})
         finally:
+            if backup is not None:
+                backup.close()
             self._unbind(live)
             self._live = None
             if policy is not None and not policy.probing:
@@ -586,8 +611,12 @@ class Trainer:
         shapes = tuple(tuple(np.shape(a)[1:]) for a in jax.tree.leaves(x)) if x is not None else None
         return (data.batch_size, shapes, jax.default_backend())
 
-    def _steps_policy(self, data, callbacks: CallbackList) -> AutoSteps:
-        """How many steps each call runs: fixed by ``steps_per_execution``, or measured ("auto")."""
+    def _steps_policy(self, data, callbacks: CallbackList, exact: bool = False) -> AutoSteps:
+        """How many steps each call runs: fixed by ``steps_per_execution``, or measured ("auto").
+
+        ``exact`` (a BackupAndRestore is present): "auto" runs single steps, so that a resumed
+        run groups its steps, and rounds, exactly as the interrupted one did.
+        """
         setting = self.steps_per_execution
         user_begin = any(type(cb) not in (History, ProgbarLogger) and "on_train_batch_begin" in type(cb).__dict__
                          for cb in callbacks)
@@ -595,7 +624,7 @@ class Trainer:
             return AutoSteps(fixed=1)  # a custom step takes (x, y, sample_weight) without a mask: no fusing
         if isinstance(setting, int):
             return AutoSteps(fixed=setting)
-        if user_begin:
+        if user_begin or exact:
             return AutoSteps(fixed=1)  # a callback acting before each step sees each step apart
         return self._auto_policy(self._steps_key(data), data)
 
@@ -609,13 +638,15 @@ class Trainer:
             entry = self._steps_decisions[key] = AutoSteps(max_steps=data.steps)
         return entry
 
-    def _train_epoch(self, data, rng, live, callbacks: CallbackList, class_weight, policy: AutoSteps, train_fn):
-        """One epoch of calls; returns the last batch's logs (None when the data ran out at once)."""
+    def _train_epoch(self, data, rng, live, callbacks: CallbackList, class_weight, policy: AutoSteps, train_fn,
+                     start_step: int = 0, after_call=None):
+        """One epoch of calls from batch ``start_step``; returns the last batch's logs (None when the
+        data ran out at once). ``after_call(n_steps, next_step)`` runs after each call."""
         wants_begin = callbacks.wants("on_train_batch_begin")
         wants_end = callbacks.wants("on_train_batch_end")
-        calls = self._array_calls(data, rng, class_weight, policy) if isinstance(data, adapters.ArrayData) \
-            else self._iterable_calls(data, class_weight, policy)
-        step, logs = 0, None
+        calls = self._array_calls(data, rng, class_weight, policy, start_step=start_step) \
+            if isinstance(data, adapters.ArrayData) else self._iterable_calls(data, class_weight, policy, start_step)
+        step, logs = start_step, None
         for batch, n_steps, fused in calls:
             if wants_begin:
                 for i in range(n_steps):
@@ -634,11 +665,14 @@ class Trainer:
                 policy.after_call(live.state["step"], 1)
                 callbacks.call("on_train_batch_end", step, logs)
             step += n_steps
+            if after_call is not None:
+                after_call(n_steps, step)
             if self.stop_training:
                 break
         return logs
 
-    def _array_calls(self, data, rng, class_weight, policy: AutoSteps, step_name: str = "train_step"):
+    def _array_calls(self, data, rng, class_weight, policy: AutoSteps, step_name: str = "train_step",
+                     start_step: int = 0):
         """``(batch, n_steps, fused)`` per call over in-memory arrays: one gather per call.
 
         Targets, sample weights and class weights are flattened once per epoch; a call of
@@ -653,7 +687,7 @@ class Trainer:
         unweighted = masked and data.sample_weight is None and class_weight is None
         order = rng.permutation(n) if (data.shuffle and rng is not None) else None
         total = data.steps
-        step = 0
+        step = start_step
         while step < total:
             # Full super-batches go to the fused program; the few steps left at the end of the
             # epoch run one by one (a padded super-batch would cost every fused step a select).
@@ -670,9 +704,11 @@ class Trainer:
                 yield batch, 1, False
             step += k
 
-    def _iterable_calls(self, data, class_weight, policy: AutoSteps):
-        """``(batch, n_steps, fused)`` per call over a stream of batches."""
+    def _iterable_calls(self, data, class_weight, policy: AutoSteps, start_step: int = 0):
+        """``(batch, n_steps, fused)`` per call over a stream of batches (the first ``start_step`` skipped)."""
         batches = iter(data.batches())
+        for _ in itertools.islice(batches, start_step):
+            pass
         first = True
         while True:
             k = policy.k

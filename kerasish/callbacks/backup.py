@@ -1,0 +1,215 @@
+"""BackupAndRestore: survive a crash (even SIGKILL) and resume training exactly where it stopped.
+
+A backup holds everything the rest of training depends on: the whole state pytree
+(weights, non-trainable state, optimizer state, metric accumulators, RNG key, step
+counter), the epoch and the batch within it, the shuffling generator's state at the
+start of that epoch (so the epoch's data order is drawn again, identically), and the
+state of every other callback (``Callback.get_state``: EarlyStopping's counter and best,
+History so far, ...). A resumed run applies no batch twice and skips none: its final
+weights are bitwise identical to an uninterrupted run's on the CPU.
+
+Backups are orbax-checkpoint steps (``CheckpointManager``): each is written to a
+temporary directory and committed by a rename, so a kill during a save leaves the
+previous backup in place.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+from typing import Any
+
+import jax
+import numpy as np
+
+from kerasish.callbacks.base import Callback
+from kerasish.errors import ConfigError, FileFormatError
+
+_ARRAY_TAG = "__ndarray__"
+
+
+def _split_arrays(obj: Any, arrays: dict) -> Any:
+    """``obj`` with every NumPy/JAX array replaced by a tag; the arrays go to ``arrays``."""
+    if isinstance(obj, (np.ndarray, jax.Array)):
+        key = str(len(arrays))
+        arrays[key] = np.asarray(obj)
+        return {_ARRAY_TAG: key}
+    if isinstance(obj, dict):
+        return {str(k): _split_arrays(v, arrays) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_split_arrays(v, arrays) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _join_arrays(obj: Any, arrays: dict) -> Any:
+    if isinstance(obj, dict):
+        if set(obj) == {_ARRAY_TAG}:
+            return np.asarray(arrays[obj[_ARRAY_TAG]])
+        return {k: _join_arrays(v, arrays) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_join_arrays(v, arrays) for v in obj]
+    return obj
+
+
+def _check_like(restored, target, where: str) -> None:
+    """Every restored leaf has the target's place, shape and dtype (orbax keeps the saved shapes)."""
+    got, got_def = jax.tree_util.tree_flatten_with_path(restored)
+    want, want_def = jax.tree_util.tree_flatten_with_path(target)
+    if got_def != want_def:
+        raise FileFormatError(f"BackupAndRestore: the backup at {where!r} has a different state structure from "
+                              f"this model's ({len(got)} arrays in the backup, {len(want)} in the model).")
+    for (path, a), (_, b) in zip(got, want):
+        if tuple(np.shape(a)) != tuple(b.shape) or np.dtype(a.dtype) != np.dtype(b.dtype):
+            raise FileFormatError(
+                f"BackupAndRestore: the backup at {where!r} cannot be restored into this model: "
+                f"{jax.tree_util.keystr(path)} is {np.dtype(a.dtype).name}{tuple(np.shape(a))} in the backup, "
+                f"{np.dtype(b.dtype).name}{tuple(b.shape)} in the model.")
+
+
+class Resume:
+    """Where a restored run picks up: set by :meth:`BackupAndRestore.restore`."""
+
+    def __init__(self, epoch: int, batch: int, shuffle_state: dict | None, metrics):
+        self.epoch, self.batch, self.shuffle_state, self.metrics = epoch, batch, shuffle_state, metrics
+
+
+class BackupAndRestore(Callback):
+    """Back up training regularly; after an interruption, rerunning the same ``fit`` resumes it exactly.
+
+    Args:
+        backup_dir: directory for the backups (created if missing). Use one directory per run.
+        save_freq: ``"epoch"`` (back up after every epoch) or an int N (also every N batches).
+        delete_checkpoint: delete ``backup_dir`` when training finishes normally.
+        max_to_keep: how many backups to keep (the newest ones); at least 1.
+
+    Exactness needs the same steps: with ``steps_per_execution="auto"`` a model with this
+    callback runs one step per call (fused calls round differently in the last bit, and
+    the automatic choice is timed, so it may differ between runs). With an int
+    ``steps_per_execution=k`` backups are taken at call boundaries, i.e. every
+    ``save_freq`` batches rounded up to a multiple of k. Array data resumes exactly;
+    a generator or other iterable is resumed by drawing again and skipping the batches
+    already trained on, which is exact if it yields the same batches in a new process.
+
+    Example::
+
+        model.fit(x, y, epochs=10, callbacks=[kerasish.callbacks.BackupAndRestore("/tmp/run1/backup")])
+    """
+
+    def __init__(self, backup_dir: str | os.PathLike, save_freq: str | int = "epoch",
+                 delete_checkpoint: bool = True, max_to_keep: int = 2):
+        super().__init__()
+        if not backup_dir:
+            raise ConfigError("BackupAndRestore needs a backup_dir.")
+        if save_freq != "epoch" and not (isinstance(save_freq, int) and not isinstance(save_freq, bool)
+                                         and save_freq > 0):
+            raise ConfigError(f"BackupAndRestore: save_freq must be 'epoch' or a positive int, got {save_freq!r}.")
+        if not isinstance(max_to_keep, int) or max_to_keep < 1:
+            raise ConfigError(f"BackupAndRestore: max_to_keep must be an int >= 1, got {max_to_keep!r}.")
+        self.backup_dir = os.path.abspath(os.fspath(backup_dir))
+        self.save_freq = save_freq
+        self.delete_checkpoint = delete_checkpoint
+        self.max_to_keep = max_to_keep
+        self._manager = None
+        self._batches = 0        # batches trained in this run so far, the backups' step numbers
+        self._last_saved = 0
+
+    # -- orbax --------------------------------------------------------------------------------
+    def _checkpoints(self):
+        if self._manager is None:
+            import orbax.checkpoint as ocp
+
+            os.makedirs(self.backup_dir, exist_ok=True)
+            options = ocp.CheckpointManagerOptions(max_to_keep=self.max_to_keep, enable_async_checkpointing=True)
+            self._manager = ocp.CheckpointManager(self.backup_dir, options=options)
+        return self._manager
+
+    def _save(self, state: dict, meta: dict, others: list[Callback]) -> None:
+        import orbax.checkpoint as ocp
+
+        # Host copies first: the next step donates (reuses) the device buffers while the
+        # asynchronous write may still be running.
+        host_state = jax.tree.map(np.array, state)
+        arrays: dict = {}
+        meta = {**meta, "batches": self._batches,
+                "callbacks": [_split_arrays(cb.get_state(), arrays) for cb in others]}
+        items = {"state": ocp.args.StandardSave(host_state), "meta": ocp.args.JsonSave(meta)}
+        if arrays:
+            items["arrays"] = ocp.args.StandardSave(arrays)
+        manager = self._checkpoints()
+        manager.wait_until_finished()
+        manager.save(self._batches, args=ocp.args.Composite(**items), force=True)
+        self._last_saved = self._batches
+
+    # -- called by the training loop ----------------------------------------------------------------
+    def restore(self, live, others: list[Callback]) -> Resume | None:
+        """Load the newest backup into ``live.state`` and the other callbacks; None if there is none."""
+        import orbax.checkpoint as ocp
+
+        if not os.path.isdir(self.backup_dir):
+            return None
+        manager = self._checkpoints()
+        step = manager.latest_step()
+        if step is None:
+            return None
+        target = jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a), a.dtype), live.state)
+        try:
+            meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+            items = {"state": ocp.args.StandardRestore(target)}
+            if any(_ARRAY_TAG in str(s) for s in meta.get("callbacks", [])):
+                items["arrays"] = ocp.args.StandardRestore()
+            restored = manager.restore(step, args=ocp.args.Composite(**items))
+        except Exception as err:  # noqa: BLE001 - orbax/tensorstore raise many types; report one
+            raise FileFormatError(
+                f"BackupAndRestore: the backup at {os.path.join(self.backup_dir, str(step))!r} cannot be restored "
+                f"into this model ({type(err).__name__}: {err}). Was it written by a different model or "
+                "compile setup? Delete the directory to start over."
+            ) from err
+        _check_like(restored["state"], target, os.path.join(self.backup_dir, str(step)))
+        states = meta.get("callbacks", [])
+        if len(states) != len(others):
+            raise FileFormatError(
+                f"BackupAndRestore: the backup in {self.backup_dir!r} holds the state of {len(states)} other "
+                f"callbacks, but this fit has {len(others)}: resume with the same callbacks."
+            )
+        arrays = {k: np.asarray(v) for k, v in restored.get("arrays", {}).items()}
+        state = jax.tree.map(jax.numpy.asarray, restored["state"])
+        live.state = state
+        for cb, cb_state in zip(others, states):
+            cb.set_state(_join_arrays(cb_state, arrays))
+        self._batches = self._last_saved = int(meta["batches"])
+        return Resume(int(meta["epoch"]), int(meta["batch"]), meta.get("shuffle_state"),
+                      state["metrics"] if meta["batch"] > 0 else None)
+
+    def after_call(self, live, epoch: int, n_steps: int, next_batch: int, steps: int | None, shuffle_state,
+                   others) -> None:
+        """After each call of ``n_steps`` steps: back up every ``save_freq`` batches (mid-epoch points only;
+        the end of an epoch is backed up by :meth:`after_epoch`, once the epoch's callbacks have run)."""
+        self._batches += n_steps
+        if (self.save_freq == "epoch" or self._batches - self._last_saved < self.save_freq
+                or (steps is not None and next_batch >= steps)):
+            return
+        self._save(live.state, {"epoch": epoch, "batch": next_batch, "shuffle_state": shuffle_state}, others)
+
+    def after_epoch(self, live, next_epoch: int, shuffle_state, others) -> None:
+        self._save(live.state, {"epoch": next_epoch, "batch": 0, "shuffle_state": shuffle_state}, others)
+
+    def on_train_end(self, logs=None):
+        if self._manager is not None:
+            self._manager.wait_until_finished()
+            self._manager.close()
+            self._manager = None
+        if self.delete_checkpoint and os.path.isdir(self.backup_dir):
+            shutil.rmtree(self.backup_dir, ignore_errors=True)
+
+    def close(self) -> None:
+        """Finish pending writes (the loop calls this when training stops, normally or not)."""
+        if self._manager is not None:
+            self._manager.wait_until_finished()
+
+
+def copy_shuffle_state(rng: np.random.Generator | None):
+    """A JSON-compatible copy of a NumPy generator's state (None for no generator)."""
+    return None if rng is None else copy.deepcopy(rng.bit_generator.state)

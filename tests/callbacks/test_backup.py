@@ -1,0 +1,102 @@
+"""BackupAndRestore: a run killed with SIGKILL at any batch resumes to bitwise the same weights.
+
+Every run is a fresh process (``scripts/backup_train.py``): the reference runs uninterrupted;
+each interrupted run kills itself at a chosen batch, then the same command runs again and
+resumes from the last backup. Weights, History and the epoch at which a stateful callback
+stopped training must all equal the reference's.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kerasish
+from kerasish.callbacks.backup import BackupAndRestore
+
+SCRIPT = Path(__file__).parent / "scripts" / "backup_train.py"
+STEPS_PER_EPOCH = 13  # 200 samples, batch 16
+
+
+def _run(tmp: Path, name: str, kill_at: int, backup: str, extra_env=None):
+    out = tmp / f"{name}.npz"
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", **(extra_env or {})}
+    proc = subprocess.run([sys.executable, str(SCRIPT), str(out), str(tmp / backup), str(kill_at),
+                           str(tmp / f"{name}.killed")], env=env, capture_output=True, text=True, timeout=300)
+    return proc, out
+
+
+def _result(out: Path):
+    weights = np.load(out)
+    return [weights[k] for k in sorted(weights, key=lambda k: int(k.split("_")[1]))], json.loads(
+        Path(str(out) + ".json").read_text())
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("backup_ref")
+    proc, out = _run(tmp, "ref", 0, "backup")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not (tmp / "backup").exists()  # delete_checkpoint=True removes it after a normal end
+    weights, info = _result(out)
+    assert info["epoch"] == [0, 1, 2]  # the stateful callback stopped training after epoch 2 of 5
+    return weights, info
+
+
+# Kill points (batches counted from 1 over the whole run): in epoch 0 before any backup,
+# mid-epoch 1, at the first batch after an epoch-end backup, and in epoch 2 after the
+# stateful callback's patience counter has moved (it stops training at the end of epoch 2).
+@pytest.mark.parametrize("kill_at", [2, 20, 27, 33])
+def test_sigkill_then_rerun_ends_bitwise_identical(tmp_path, reference, kill_at):
+    proc, out = _run(tmp_path, "run", kill_at, "backup")
+    assert proc.returncode == -9, (proc.returncode, proc.stderr[-3000:])  # SIGKILL: nothing ran after
+    assert not out.exists()
+    proc, out = _run(tmp_path, "run", kill_at, "backup")  # the same command again: resumes
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    weights, info = _result(out)
+    ref_weights, ref_info = reference
+    assert len(weights) == len(ref_weights)
+    for a, b in zip(weights, ref_weights):
+        np.testing.assert_array_equal(a, b)
+    assert info == ref_info
+
+
+def test_a_kill_during_a_save_leaves_the_previous_backup(tmp_path, reference):
+    # A save that never committed (its temporary directory is all that is left) is ignored.
+    proc, _ = _run(tmp_path, "run", 20, "backup")
+    assert proc.returncode == -9
+    backups = tmp_path / "backup"
+    steps = sorted(int(p.name) for p in backups.iterdir() if p.name.isdigit())
+    assert steps, list(backups.iterdir())
+    (backups / f"{steps[-1] + 1}.orbax-checkpoint-tmp-1").mkdir()
+    (backups / f"{steps[-1] + 1}.orbax-checkpoint-tmp-1" / "junk").write_text("half-written")
+    proc, out = _run(tmp_path, "run", 20, "backup")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for a, b in zip(_result(out)[0], reference[0]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_backup_from_another_model_is_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 4)).astype("float32"), rng.normal(size=(32, 1)).astype("float32")
+
+    def model(units):
+        m = kerasish.Sequential([kerasish.Input(shape=(4,)), kerasish.layers.Dense(units), kerasish.layers.Dense(1)])
+        m.compile(optimizer="sgd", loss="mse")
+        return m
+
+    backup = BackupAndRestore(tmp_path / "b", delete_checkpoint=False)
+    model(3).fit(x, y, epochs=1, verbose=0, callbacks=[backup])
+    with pytest.raises(kerasish.FileFormatError, match="cannot be restored"):
+        model(5).fit(x, y, epochs=2, verbose=0, callbacks=[BackupAndRestore(tmp_path / "b")])
+
+
+def test_bad_arguments():
+    with pytest.raises(kerasish.ConfigError, match="save_freq"):
+        BackupAndRestore("/tmp/x", save_freq="batch")
+    with pytest.raises(kerasish.ConfigError, match="backup_dir"):
+        BackupAndRestore("")
