@@ -2,8 +2,13 @@
 
 Usage: backup_train.py OUT.npz BACKUP_DIR KILL_AT MARKER (KILL_AT 0: never)."""
 
-import json, os, signal, sys
+import json
+import os
+import signal
+import sys
+
 import numpy as np
+
 import kerasish
 from kerasish import layers
 from kerasish.callbacks.backup import BackupAndRestore
