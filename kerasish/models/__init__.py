@@ -1,7 +1,8 @@
-"""Models: Sequential, functional and subclassed."""
+"""Models: Sequential, functional and subclassed; loading them from files and JSON."""
 
 from kerasish.models.functional import Functional
 from kerasish.models.model import Model
 from kerasish.models.sequential import Sequential
+from kerasish.saving.model_file import load_model, model_from_json
 
-__all__ = ["Functional", "Model", "Sequential"]
+__all__ = ["Functional", "Model", "Sequential", "load_model", "model_from_json"]

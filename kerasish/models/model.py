@@ -113,6 +113,53 @@ class Model(Trainer, Layer):
 
         print_summary(self, line_length=line_length, print_fn=print_fn, show_trainable=show_trainable)
 
+    # -- saving (kerasish.saving and kerasish.export do the work) ---------------------------------
+    def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
+        """Save architecture, weights, compile arguments and optimizer state to one ``.kerasish`` file.
+
+        The file is a zip archive of JSON and safetensors members (no pickle, no code), written
+        atomically; ``kerasish.models.load_model`` reads it back. See ``kerasish.saving.model_file``.
+
+        Args:
+            filepath: a path ending in ``.kerasish``.
+            overwrite: if False, refuse to replace an existing file.
+            include_optimizer: also save the optimizer state, so training continues exactly.
+        """
+        from kerasish.saving.model_file import save_model
+
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite: bool = True) -> None:
+        """Save the weights (``model.weights`` order, dtypes kept) to a ``.weights.safetensors`` file."""
+        from kerasish.saving.weights import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
+        """Load weights from a ``.weights.safetensors`` or ``.kerasish`` file into this built model.
+
+        Every weight is checked (count, shapes, dtypes) before any is assigned. With
+        ``skip_mismatch=True`` weights whose shape or dtype differ are left as they are.
+        """
+        from kerasish.saving.weights import load_weights
+
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    def to_json(self, **kwargs) -> str:
+        """The architecture as JSON (``kerasish.models.model_from_json`` reads it back)."""
+        from kerasish.saving.model_file import to_json
+
+        return to_json(self, **kwargs)
+
+    def export(self, filepath, format: str = "jax_export", input_signature=None, platforms=None) -> None:
+        """Export the inference function (weights included) for serving without the model's code.
+
+        See :func:`kerasish.export.export_model`; :func:`kerasish.export.load` reads it back.
+        """
+        from kerasish.export import export_model
+
+        export_model(self, filepath, format=format, input_signature=input_signature, platforms=platforms)
+
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None):
         if "input_layers" in config:

@@ -1,1 +1,19 @@
-"""Serialization: a registry of known classes; configs never carry code."""
+"""Saving and loading: ``.kerasish`` model files, safetensors weights, JSON configs, a registry of classes.
+
+Nothing is pickled and no code is read from a file: class names resolve through
+kerasish's layers, classes registered with :func:`register_serializable`, and
+the ``custom_objects`` the caller passes.
+"""
+
+from kerasish.saving.model_file import load_model, model_from_json, save_model
+from kerasish.saving.registry import (
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+    register_serializable,
+)
+
+__all__ = [
+    "get_registered_name", "get_registered_object", "load_model", "model_from_json", "register_keras_serializable",
+    "register_serializable", "save_model",
+]

@@ -1,39 +1,184 @@
-"""Layer (de)serialization through a registry of known classes (no pickling, no code in configs)."""
+"""Layer (de)serialization through a registry of known classes (no pickling, no code in configs).
+
+A class name read from a config resolves only through a dictionary: the
+user's ``custom_objects``, the classes registered with
+:func:`register_serializable`, or kerasish's own layers and models. Nothing is
+imported by the name a config gives, so a config cannot make kerasish run code
+that the user's program did not already define.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import inspect
+from collections.abc import Callable, Iterator
+
 from kerasish.errors import ConfigError
 
+# "package>Name" -> class, and back. Filled by @register_serializable.
+_REGISTERED: dict[str, type] = {}
+_NAMES: dict[type, str] = {}
 
-def _registry() -> dict:
+# True while a file or JSON string is being turned into a model in safe mode:
+# a context variable so that nested from_config calls (which only forward
+# custom_objects) see it too.
+_SAFE_MODE: contextvars.ContextVar[bool] = contextvars.ContextVar("kerasish_safe_mode", default=False)
+
+
+def register_serializable(package: str = "Custom", name: str | None = None) -> Callable[[type], type]:
+    """Class decorator: register a custom layer (or model) so that saved models find it by name.
+
+    The class is stored under ``"package>Name"`` (Keras's key), which becomes the
+    ``class_name`` in its serialized config; ``load_model`` and ``model_from_json``
+    then rebuild it without ``custom_objects``. The class needs ``get_config()``
+    returning its constructor arguments (and, if those are not plain JSON, a
+    ``from_config``).
+
+    Args:
+        package: a namespace for the name, so that two libraries' ``MyLayer`` differ.
+        name: the name inside the package; defaults to the class's ``__name__``.
+
+    Returns:
+        The decorator, which returns the class unchanged.
+
+    Example:
+        >>> @kerasish.saving.register_serializable(package="my_lib")
+        ... class Scale(kerasish.layers.Layer):
+        ...     def __init__(self, factor=2.0, **kwargs):
+        ...         super().__init__(**kwargs)
+        ...         self.factor = factor
+        ...     def call(self, x):
+        ...         return x * self.factor
+        ...     def get_config(self):
+        ...         return {**super().get_config(), "factor": self.factor}
+    """
+    if not isinstance(package, str) or ">" in package or not package:
+        raise ConfigError(f"register_serializable: package must be a non-empty string without '>', got {package!r}.")
+
+    def decorator(cls: type) -> type:
+        if not isinstance(cls, type):
+            raise ConfigError(f"register_serializable decorates classes, got {cls!r}.")
+        if not hasattr(cls, "get_config"):
+            raise ConfigError(f"Cannot register {cls.__name__}: it has no get_config() method.")
+        key = f"{package}>{name or cls.__name__}"
+        old = _REGISTERED.get(key)
+        # Re-running a class definition (a notebook cell, a reloaded module) replaces it;
+        # a different class under the same key is a clash the user must resolve.
+        if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+            raise ConfigError(f"{key!r} is already registered to {old.__module__}.{old.__qualname__}; "
+                              f"choose another package or name for {cls.__module__}.{cls.__qualname__}.")
+        _REGISTERED[key] = cls
+        _NAMES[cls] = key
+        return cls
+
+    return decorator
+
+
+register_keras_serializable = register_serializable
+
+
+def get_registered_name(obj) -> str:
+    """The name a class (or an instance's class) is serialized under: ``"package>Name"`` or its ``__name__``."""
+    cls = obj if isinstance(obj, type) else type(obj)
+    return _NAMES.get(cls, cls.__name__)
+
+
+def get_registered_object(name: str, custom_objects: dict | None = None):
+    """The class registered (or given in ``custom_objects``) under ``name``, or None."""
+    custom_objects = custom_objects or {}
+    if name in custom_objects:
+        return custom_objects[name]
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    # A registered name's bare class name may also be given in custom_objects.
+    if isinstance(name, str) and ">" in name:
+        return custom_objects.get(name.split(">", 1)[1])
+    return None
+
+
+def _builtin_classes() -> dict[str, type]:
     from kerasish import layers
+    from kerasish.layers.base import Layer
     from kerasish.models.functional import Functional
     from kerasish.models.sequential import Sequential
 
-    classes = {name: getattr(layers, name) for name in layers.__all__
-               if isinstance(getattr(layers, name), type)}
+    classes = {}
+    for name in layers.__all__:
+        obj = getattr(layers, name)
+        if isinstance(obj, type) and issubclass(obj, Layer):
+            classes[name] = obj
     classes.update(Functional=Functional, Sequential=Sequential, Model=Functional)
     return classes
 
 
+@contextlib.contextmanager
+def safe_mode_scope(safe_mode: bool = True) -> Iterator[None]:
+    """While active, :func:`deserialize_layer` refuses ``Lambda`` layers (see ``load_model``)."""
+    token = _SAFE_MODE.set(bool(safe_mode))
+    try:
+        yield
+    finally:
+        _SAFE_MODE.reset(token)
+
+
+def in_safe_mode() -> bool:
+    return _SAFE_MODE.get()
+
+
 def serialize_layer(layer) -> dict:
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    """``{"class_name": ..., "config": ...}``; a registered class is named ``"package>Name"``."""
+    return {"class_name": get_registered_name(layer), "config": layer.get_config()}
+
+
+def resolve_class(name, custom_objects: dict | None = None) -> type:
+    """The class for a config's ``class_name``, looked up in dictionaries only (never imported)."""
+    if not isinstance(name, str):
+        raise ConfigError(f"A layer config needs a string 'class_name', got {name!r}.")
+    cls = get_registered_object(name, custom_objects) or _builtin_classes().get(name)
+    if cls is None:
+        raise ConfigError(f"Unknown layer class {name!r}: kerasish resolves class names only among its own layers, "
+                          f"classes registered with @kerasish.saving.register_serializable, and custom_objects; "
+                          f"pass custom_objects={{'{name}': cls}}.")
+    if not isinstance(cls, type):
+        raise ConfigError(f"custom_objects[{name!r}] must be a class, got {cls!r}.")
+    return cls
 
 
 def deserialize_layer(entry: dict, custom_objects: dict | None = None):
     """A new layer from ``{"class_name": ..., "config": ...}``; classes come from the registry or custom_objects."""
+    from kerasish.layers.core import Lambda
+    from kerasish.models.model import Model
+
+    if not isinstance(entry, dict):
+        raise ConfigError(f"A layer entry must be a dict with 'class_name' and 'config', got {type(entry).__name__}.")
     custom_objects = custom_objects or {}
     name = entry.get("class_name")
-    cls = custom_objects.get(name) or _registry().get(name)
-    if cls is None:
-        raise ConfigError(f"Unknown layer class {name!r}: pass it in custom_objects={{'{name}': cls}}.")
-    config = dict(entry.get("config", {}))
-    if name == "Lambda":
-        fn = custom_objects.get(config.get("function"))
+    cls = resolve_class(name, custom_objects)
+    config = entry.get("config", {})
+    if not isinstance(config, dict):
+        raise ConfigError(f"The config of a {name!r} layer must be a dict, got {type(config).__name__}.")
+    config = dict(config)
+    if issubclass(cls, Lambda):
+        function = config.get("function")
+        if in_safe_mode():
+            raise ConfigError(
+                f"Lambda layer {config.get('name')!r} (function {function!r}) cannot be loaded in safe mode: a "
+                f"Lambda runs arbitrary Python. If you trust this file, pass safe_mode=False and "
+                f"custom_objects={{{function!r}: your_function}}.")
+        fn = custom_objects.get(function) if isinstance(function, str) else None
         if fn is None:
-            raise ConfigError(f"Lambda layer {config.get('name')!r} wraps function {config.get('function')!r}: "
+            raise ConfigError(f"Lambda layer {config.get('name')!r} wraps function {function!r}: "
                               "kerasish never deserializes code, so pass custom_objects={name: function}.")
         config["function"] = fn
-    if name in ("Functional", "Sequential", "Model"):
+    if issubclass(cls, Model) and _accepts_custom_objects(cls.from_config):
+        # Nested models pass custom_objects on to their own layers.
         return cls.from_config(config, custom_objects=custom_objects)
     return cls.from_config(config)
+
+
+def _accepts_custom_objects(fn) -> bool:
+    try:
+        return "custom_objects" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False

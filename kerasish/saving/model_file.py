@@ -1,0 +1,317 @@
+"""``.kerasish`` model files: one zip archive with the architecture, the weights and the training state.
+
+Members (never pickled; nothing in them is code):
+
+* ``metadata.json``: format name and version, kerasish/jax/flax versions, save date,
+  and the sha256 and size of every other member;
+* ``config.json``: the architecture, ``{"class_name", "config"}`` through the layer registry;
+* ``model.weights.safetensors``: every variable (see :mod:`kerasish.saving.weights`);
+* ``compile.json`` (if compiled and the compile arguments serialize): optimizer, losses, metrics,
+  loss weights, steps_per_execution;
+* ``optimizer.safetensors`` (if trained and ``include_optimizer``): optimizer state, dropout key, step.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import warnings
+
+import numpy as np
+
+from kerasish import losses, metrics, optimizers
+from kerasish.errors import ConfigError, FileFormatError, KerasishError
+from kerasish.saving import files
+from kerasish.saving.registry import deserialize_layer, resolve_class, safe_mode_scope, serialize_layer
+from kerasish.saving.weights import (
+    assign_from_bytes,
+    optimizer_state_to_bytes,
+    restore_optimizer_state,
+    variables_to_bytes,
+)
+
+MODEL_SUFFIX = ".kerasish"
+FORMAT = "kerasish.model"
+FORMAT_VERSION = 1
+_JSON_MEMBERS = ("metadata.json", "config.json", "compile.json")
+_TENSOR_MEMBERS = ("model.weights.safetensors", "optimizer.safetensors")
+
+
+# -- JSON helpers ------------------------------------------------------------------------------------
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} {obj!r} is not JSON-serializable")
+
+
+def _dumps(obj, what: str) -> bytes:
+    try:
+        return json.dumps(obj, default=_json_default).encode("utf-8")
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"Cannot save {what}: {e}. Layer configs must hold plain JSON values.") from e
+
+
+def _loads(data: bytes | str, source: str, error=FileFormatError):
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise error(f"{source}: not valid JSON: {e}") from e
+
+
+def _as_shape(value):
+    """JSON lists back into the tuples build() expects (a list of shapes stays a list)."""
+    if isinstance(value, list) and all(v is None or isinstance(v, int) for v in value):
+        return tuple(value)
+    if isinstance(value, list):
+        return [_as_shape(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_shape(v) for k, v in value.items()}
+    return value
+
+
+# -- architecture ------------------------------------------------------------------------------------
+def model_config(model) -> dict:
+    """``{"class_name", "config"[, "build_config"]}`` for ``config.json`` and ``to_json``."""
+    from kerasish.models.functional import Functional
+    from kerasish.models.sequential import Sequential
+
+    entry = serialize_layer(model)
+    shape = getattr(model, "_build_input_shape", None)
+    if shape is not None and not isinstance(model, (Functional, Sequential)):
+        entry["build_config"] = {"input_shape": shape}  # a subclassed model builds from its first input
+    return entry
+
+
+def build_model(config, custom_objects, safe_mode: bool, source: str, error=FileFormatError):
+    """A model from its config, resolving classes only through the registry and ``custom_objects``.
+
+    Any failure, including the ones a malformed config makes deep inside a layer, becomes ``error``
+    naming ``source``: a config read from a file is data, and bad data is the file's fault.
+    """
+    from kerasish.models.model import Model
+
+    if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
+        raise error(f"{source}: a model config must be an object with 'class_name' and 'config'.")
+    try:
+        with safe_mode_scope(safe_mode):
+            cls = resolve_class(config.get("class_name"), custom_objects)
+            if not issubclass(cls, Model):
+                raise ConfigError(f"the config describes a {cls.__name__} layer, not a model.")
+            model = deserialize_layer(config, custom_objects)
+            build = config.get("build_config")
+            if not model.built and isinstance(build, dict) and build.get("input_shape") is not None:
+                model.build(_as_shape(build["input_shape"]))
+    except KerasishError as e:
+        raise error(f"{source}: {e}") from e
+    except Exception as e:  # TypeError, KeyError, MemoryError, ... from a malformed config
+        raise error(f"{source}: the model config is malformed ({type(e).__name__}: {e}).") from e
+    return model
+
+
+def to_json(model, **kwargs) -> str:
+    """The model's architecture as a JSON string (``json.dumps`` keyword arguments pass through)."""
+    import kerasish
+
+    entry = {**model_config(model), "kerasish_version": kerasish.__version__}
+    return json.dumps(entry, default=_json_default, **kwargs)
+
+
+def model_from_json(json_string: str, custom_objects: dict | None = None, safe_mode: bool = True):
+    """A new model (fresh weights) from :func:`to_json`'s output.
+
+    Args:
+        json_string: the JSON text.
+        custom_objects: ``{name: class or function}`` for classes that are not kerasish's or registered,
+            and for ``Lambda`` functions.
+        safe_mode: refuse ``Lambda`` layers (see :func:`load_model`).
+
+    Raises:
+        ConfigError: invalid JSON, an unknown class, a Lambda in safe mode, or any malformed entry.
+    """
+    return build_model(_loads(json_string, "model_from_json", ConfigError), custom_objects, safe_mode,
+                       "model_from_json", ConfigError)
+
+
+# -- compile arguments -------------------------------------------------------------------------------
+def _encode(value, kind: str):
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_encode(v, kind) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _encode(v, kind) for k, v in value.items()}
+    if kind == "loss":
+        return {"__loss__": losses.serialize(losses.get(value))}
+    return {"__metric__": metrics.serialize(metrics.get(value))}
+
+
+def _decode(value, custom_objects: dict):
+    if isinstance(value, list):
+        return [_decode(v, custom_objects) for v in value]
+    if isinstance(value, dict) and len(value) == 1 and ("__loss__" in value or "__metric__" in value):
+        kind = "__loss__" if "__loss__" in value else "__metric__"
+        entry = value[kind]
+        cls = custom_objects.get(entry.get("class_name")) if isinstance(entry, dict) else None
+        if cls is not None:
+            return cls.from_config(dict(entry.get("config") or {}))
+        return (losses if kind == "__loss__" else metrics).deserialize(entry)
+    if isinstance(value, dict):
+        return {k: _decode(v, custom_objects) for k, v in value.items()}
+    return value
+
+
+def compile_config(model) -> dict | None:
+    """The compile arguments as JSON, or None (with a warning) when they cannot be saved without code."""
+    args = model._compile_args
+    try:
+        config = {"optimizer": optimizers.serialize(model.optimizer), "loss": _encode(args.get("loss"), "loss"),
+                  "loss_weights": _encode(args.get("loss_weights"), "loss"),
+                  "metrics": _encode(args.get("metrics"), "metric"),
+                  "weighted_metrics": _encode(args.get("weighted_metrics"), "metric"),
+                  "steps_per_execution": model.steps_per_execution, "run_eagerly": model.run_eagerly}
+        # Only what rebuilds from built-in names loads back; find out now rather than at load time.
+        json.loads(_dumps(config, "compile arguments"))
+        compile_kwargs(config, {})
+    except Exception as e:
+        warnings.warn(f"Model {model.name!r}: its compile arguments cannot be saved as configs ({e}); the file "
+                      "will hold the architecture and weights only and load uncompiled.", stacklevel=3)
+        return None
+    return config
+
+
+def compile_kwargs(config: dict, custom_objects: dict) -> dict:
+    """``model.compile`` keyword arguments from :func:`compile_config`'s output."""
+    optimizer = config["optimizer"]
+    cls = custom_objects.get(optimizer.get("class_name")) if isinstance(optimizer, dict) else None
+    optimizer = cls.from_config(optimizer["config"]) if cls is not None else optimizers.deserialize(optimizer)
+    return {"optimizer": optimizer, "loss": _decode(config.get("loss"), custom_objects),
+            "loss_weights": config.get("loss_weights"), "metrics": _decode(config.get("metrics"), custom_objects),
+            "weighted_metrics": _decode(config.get("weighted_metrics"), custom_objects),
+            "steps_per_execution": config.get("steps_per_execution", "auto"),
+            "run_eagerly": bool(config.get("run_eagerly", False))}
+
+
+def _training_state(model):
+    """Optimizer state, dropout key and step: the live ones while ``fit`` runs (a callback saving)."""
+    live = getattr(model, "_live", None)
+    if live is not None:
+        return live.state.get("optimizer"), live.state.get("rng"), live.state.get("step")
+    return model._opt_state, model._rng, model._step_count
+
+
+# -- save / load -------------------------------------------------------------------------------------
+def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
+    """Save a model to one ``.kerasish`` file, atomically. See ``Model.save``."""
+    import flax
+    import jax
+
+    import kerasish
+
+    filepath = os.fspath(filepath)
+    if not str(filepath).endswith(MODEL_SUFFIX):
+        raise ConfigError(f"Invalid filepath extension for saving. Please add the `{MODEL_SUFFIX}` extension, "
+                          f"e.g. `model.save('my_model{MODEL_SUFFIX}')`. Received: filepath={filepath}")
+    if not overwrite and os.path.exists(filepath):
+        raise ConfigError(f"{filepath} exists; pass overwrite=True to replace it.")
+    members = {"config.json": _dumps(model_config(model), f"model {model.name!r}'s config"),
+               "model.weights.safetensors": variables_to_bytes(model.weights)}
+    compiled = compile_config(model) if getattr(model, "compiled", False) else None
+    if compiled is not None:
+        members["compile.json"] = _dumps(compiled, "compile arguments")
+        opt_state, rng, step = _training_state(model)
+        if include_optimizer and opt_state is not None:
+            members["optimizer.safetensors"] = optimizer_state_to_bytes(opt_state, rng, step)
+    metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "kerasish_version": kerasish.__version__,
+                "jax_version": jax.__version__, "flax_version": flax.__version__,
+                "date_saved": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "members": {name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+                            for name, data in members.items()}}
+    files.write_archive(filepath, {"metadata.json": _dumps(metadata, "metadata"), **members})
+
+
+def read_model_archive(filepath: str) -> dict[str, bytes]:
+    """The verified members of a ``.kerasish`` file: names, sizes and sha256s as ``metadata.json`` lists them."""
+    limits = {name: files.MAX_JSON_BYTES for name in _JSON_MEMBERS}
+    limits.update({name: files.MAX_TENSOR_BYTES for name in _TENSOR_MEMBERS})
+    members = files.read_archive(filepath, limits)
+    if "metadata.json" not in members:
+        raise FileFormatError(f"{filepath}: member 'metadata.json' is missing; not a .kerasish model file.")
+    metadata = _loads(members["metadata.json"], f"{filepath}: metadata.json")
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise FileFormatError(f"{filepath}: metadata.json does not describe a {FORMAT!r} file.")
+    version = metadata.get("format_version")
+    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+        raise FileFormatError(f"{filepath}: format version {version!r} is not supported by this kerasish "
+                              f"(it reads versions up to {FORMAT_VERSION}); was it saved by a newer kerasish?")
+    listed = metadata.get("members")
+    if not isinstance(listed, dict):
+        raise FileFormatError(f"{filepath}: metadata.json has no 'members' table.")
+    for name, data in members.items():
+        if name != "metadata.json" and name not in listed:
+            raise FileFormatError(f"{filepath}: member {name!r} is not listed in metadata.json.")
+    for name, entry in listed.items():
+        if name not in members:
+            raise FileFormatError(f"{filepath}: member {name!r} listed in metadata.json is missing.")
+        if not isinstance(entry, dict):
+            raise FileFormatError(f"{filepath}: metadata.json's entry for {name!r} is not an object.")
+        data = members[name]
+        if entry.get("size") != len(data) or entry.get("sha256") != hashlib.sha256(data).hexdigest():
+            raise FileFormatError(f"{filepath}: member {name!r} does not match the size and sha256 recorded in "
+                                  "metadata.json (corrupted or modified).")
+    for name in ("config.json", "model.weights.safetensors"):
+        if name not in members:
+            raise FileFormatError(f"{filepath}: member {name!r} is missing.")
+    return members
+
+
+def load_model(filepath, custom_objects: dict | None = None, compile: bool = True, safe_mode: bool = True):
+    """Load a model saved with ``model.save`` (Keras's arguments).
+
+    The archive is verified before anything is built (member names and sizes, sha256s); classes resolve
+    only through kerasish's layers, registered classes and ``custom_objects``; weights are checked
+    shape by shape. With ``compile=True`` a model saved compiled is compiled again and, when the file
+    holds it, gets its optimizer state, dropout key and step back, so training continues exactly.
+
+    Args:
+        filepath: a ``.kerasish`` file.
+        custom_objects: ``{name: class or function}`` for unregistered custom classes and Lambda functions.
+        compile: whether to compile the model (and restore the optimizer state) as it was saved.
+        safe_mode: refuse ``Lambda`` layers. kerasish never stores code, so a Lambda's function must come
+            from ``custom_objects``; safe mode additionally refuses to run any user function named by a file.
+
+    Raises:
+        ConfigError: the path does not end in ``.kerasish``.
+        FileFormatError: anything wrong with the file, naming it and the member, variable or class.
+    """
+    filepath = os.fspath(filepath)
+    if not str(filepath).endswith(MODEL_SUFFIX):
+        raise ConfigError(f"load_model reads `{MODEL_SUFFIX}` files (weights files go to model.load_weights). "
+                          f"Received: filepath={filepath}")
+    custom_objects = dict(custom_objects or {})
+    members = read_model_archive(filepath)
+    config = _loads(members["config.json"], f"{filepath}: config.json")
+    model = build_model(config, custom_objects, safe_mode, f"{filepath}: config.json")
+    assign_from_bytes(model, members["model.weights.safetensors"], f"{filepath}: model.weights.safetensors")
+    if compile and "compile.json" in members:
+        source = f"{filepath}: compile.json"
+        try:
+            model.compile(**compile_kwargs(_loads(members["compile.json"], source), custom_objects))
+        except FileFormatError:
+            raise
+        except Exception as e:
+            raise FileFormatError(f"{source}: cannot compile the model from it ({type(e).__name__}: {e}).") from e
+        if "optimizer.safetensors" in members:
+            source = f"{filepath}: optimizer.safetensors"
+            try:
+                restore_optimizer_state(model, members["optimizer.safetensors"], source)
+            except FileFormatError:
+                raise
+            except Exception as e:
+                raise FileFormatError(f"{source}: cannot restore the optimizer state ({type(e).__name__}: {e}).") from e
+    return model
