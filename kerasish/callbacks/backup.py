@@ -108,6 +108,7 @@ class BackupAndRestore(Callback):
             raise ConfigError(f"BackupAndRestore: save_freq must be 'epoch' or a positive int, got {save_freq!r}.")
         if not isinstance(max_to_keep, int) or max_to_keep < 1:
             raise ConfigError(f"BackupAndRestore: max_to_keep must be an int >= 1, got {max_to_keep!r}.")
+        self.requires_single_steps = True  # with steps_per_execution="auto": see the class docstring
         self.backup_dir = os.path.abspath(os.fspath(backup_dir))
         self.save_freq = save_freq
         self.delete_checkpoint = delete_checkpoint

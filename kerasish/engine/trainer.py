@@ -434,10 +434,7 @@ class Trainer:
         trainable = [v.value for v in tw]
         state = {"trainable": trainable, "non_trainable": [v.value for v in ntw]}
         if with_optimizer:
-            partition = tuple(map(id, tw))
-            if self._opt_state is None or self._opt_partition != partition:
-                self._opt_state = self._jitted_helper("optimizer_init", self.optimizer_init)(trainable)
-                self._opt_partition = partition
+            self._ensure_optimizer_state(tw, trainable)
             if self._rng is None:
                 start = self._jitted_helper("rng_init", lambda seed: (jax.random.PRNGKey(seed), jnp.zeros((), jnp.int32)))
                 self._rng, self._step_count = start(np.uint32(next_seed()))
@@ -450,6 +447,18 @@ class Trainer:
         """The optimizer state the next step will use (None before the first fit)."""
         live = getattr(self, "_live", None)
         return live.state["optimizer"] if live is not None else self._opt_state
+
+    def _ensure_optimizer_state(self, tw: list, trainable: list) -> None:
+        partition = tuple(map(id, tw))
+        if self._opt_state is None or self._opt_partition != partition:
+            self._opt_state = self._jitted_helper("optimizer_init", self.optimizer_init)(trainable)
+            self._opt_partition = partition
+
+    def _initial_optimizer_state(self):
+        """The optimizer state (initialized if the model has none yet), e.g. as a restore target."""
+        tw = self.trainable_weights
+        self._ensure_optimizer_state(tw, [v.value for v in tw])
+        return self._get_optimizer_state()
 
     def _set_optimizer_state(self, opt_state) -> None:
         live = getattr(self, "_live", None)
@@ -557,7 +566,8 @@ class Trainer:
         backup = backups[0] if backups else None
         others = [cb for cb in cbs if cb is not backup]
         train_fn = self._jitted("train")
-        policy = self._steps_policy(data, callback_list, exact=backup is not None)
+        policy = self._steps_policy(data, callback_list,
+                                    exact=any(getattr(cb, "requires_single_steps", False) for cb in cbs))
         live = self._live = self._bind(self._make_state(with_optimizer=True))
         rng = numpy_rng()
         self.stop_training = False
@@ -614,8 +624,9 @@ class Trainer:
     def _steps_policy(self, data, callbacks: CallbackList, exact: bool = False) -> AutoSteps:
         """How many steps each call runs: fixed by ``steps_per_execution``, or measured ("auto").
 
-        ``exact`` (a BackupAndRestore is present): "auto" runs single steps, so that a resumed
-        run groups its steps, and rounds, exactly as the interrupted one did.
+        ``exact`` (a callback has ``requires_single_steps``, e.g. BackupAndRestore): "auto" runs
+        single steps, so that a resumed run groups its steps, and rounds, exactly as the
+        interrupted one did, and a batch hook sees that batch's state.
         """
         setting = self.steps_per_execution
         user_begin = any(type(cb) not in (History, ProgbarLogger) and "on_train_batch_begin" in type(cb).__dict__

@@ -1,0 +1,235 @@
+"""ModelCheckpoint: save the model (or its weights) during training, every epoch, every N batches, or when best."""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+
+import jax
+import numpy as np
+
+from kerasish.callbacks.base import Callback
+from kerasish.errors import ConfigError, FileFormatError
+
+_MODEL_SUFFIX = ".kerasish"
+_WEIGHTS_SUFFIX = ".weights.safetensors"
+
+
+def _resolve_mode(mode: str, monitor: str, owner: str) -> str:
+    if mode not in ("auto", "min", "max"):
+        raise ConfigError(f"{owner}: mode must be 'auto', 'min' or 'max', got {mode!r}.")
+    if mode != "auto":
+        return mode
+    # As Keras: accuracy-like and AUC-like quantities improve upwards.
+    name = monitor.removeprefix("val_")
+    return "max" if (name.startswith("acc") or name.endswith("accuracy") or name in ("auc", "fmeasure")
+                     or name.startswith("auc")) else "min"
+
+
+class ModelCheckpoint(Callback):
+    """Saves the model or its weights as training goes (Keras's arguments).
+
+    Args:
+        filepath: where to save. A template formatted with ``epoch`` (counted from 1, as
+            Keras), ``batch`` and the logs, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.kerasish"``.
+            It must end with ``.kerasish`` (a whole-model file, :meth:`Model.save`) or, with
+            ``save_weights_only=True``, ``.weights.safetensors`` (:meth:`Model.save_weights`).
+            A path with neither suffix is a directory of orbax checkpoints (a kerasish
+            addition): one ``CheckpointManager`` step per save, written asynchronously,
+            ``max_to_keep`` kept; :func:`load_checkpoint` reads them back.
+        monitor: the logged quantity that ``save_best_only`` compares.
+        verbose: 1 prints a line per save.
+        save_best_only: save only when ``monitor`` improved on the best so far (a template
+            without ``{epoch}`` then always holds the best model).
+        save_weights_only: save weights only (no architecture or optimizer state).
+        mode: ``"auto"``, ``"min"`` or ``"max"`` (auto: max for accuracy/AUC-like names).
+        save_freq: ``"epoch"`` or an int N: save after every N batches (such a callback
+            makes ``fit`` run one step per call, so the saved state is that batch's).
+        initial_value_threshold: a best value to beat before the first save (with save_best_only).
+        max_to_keep: orbax directories only: how many checkpoints to keep (None: all).
+    """
+
+    def __init__(self, filepath, monitor: str = "val_loss", verbose: int = 0, save_best_only: bool = False,
+                 save_weights_only: bool = False, mode: str = "auto", save_freq="epoch",
+                 initial_value_threshold: float | None = None, max_to_keep: int | None = None):
+        super().__init__()
+        self.filepath = os.fspath(filepath)
+        self.monitor = monitor
+        self.verbose = verbose
+        self.save_best_only = save_best_only
+        self.save_weights_only = save_weights_only
+        self.mode = _resolve_mode(mode, monitor, "ModelCheckpoint")
+        if save_freq != "epoch" and not (isinstance(save_freq, int) and not isinstance(save_freq, bool)
+                                         and save_freq > 0):
+            raise ConfigError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive int, got {save_freq!r}.")
+        self.save_freq = save_freq
+        if max_to_keep is not None and (not isinstance(max_to_keep, int) or max_to_keep < 1):
+            raise ConfigError(f"ModelCheckpoint: max_to_keep must be None or an int >= 1, got {max_to_keep!r}.")
+        self.max_to_keep = max_to_keep
+        if self.filepath.endswith(_MODEL_SUFFIX):
+            if save_weights_only:
+                raise ConfigError(f"ModelCheckpoint: with save_weights_only=True the filepath must end with "
+                                  f"{_WEIGHTS_SUFFIX!r}, got {self.filepath!r}.")
+            self.kind = "model"
+        elif self.filepath.endswith(_WEIGHTS_SUFFIX):
+            if not save_weights_only:
+                raise ConfigError(f"ModelCheckpoint: a filepath ending with {_WEIGHTS_SUFFIX!r} saves weights only: "
+                                  f"pass save_weights_only=True, or end it with {_MODEL_SUFFIX!r}.")
+            self.kind = "weights"
+        else:
+            if re.search(r"\{[^}]*\}", self.filepath):
+                raise ConfigError(f"ModelCheckpoint: {self.filepath!r} is an orbax checkpoint directory (it ends "
+                                  f"with neither {_MODEL_SUFFIX!r} nor {_WEIGHTS_SUFFIX!r}); it cannot be a template.")
+            self.kind = "orbax"
+        self.requires_single_steps = save_freq != "epoch"
+        self.best = initial_value_threshold
+        self._batches_since_save = 0
+        self._epoch = 0
+        self._manager = None
+
+    # -- state for BackupAndRestore --------------------------------------------------------------
+    def get_state(self) -> dict:
+        return {"best": self.best, "batches_since_save": self._batches_since_save}
+
+    def set_state(self, state: dict) -> None:
+        self.best = state["best"]
+        self._batches_since_save = int(state["batches_since_save"])
+
+    # -- hooks ------------------------------------------------------------------------------------
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._batches_since_save += 1
+        if self._batches_since_save >= self.save_freq:
+            self._batches_since_save = 0
+            self._maybe_save(self._epoch, batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._maybe_save(epoch, None, logs)
+
+    def on_train_end(self, logs=None):
+        if self._manager is not None:
+            self._manager.wait_until_finished()
+            self._manager.close()
+            self._manager = None
+
+    # -- saving -----------------------------------------------------------------------------------
+    def _improved(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        return value < self.best if self.mode == "min" else value > self.best
+
+    def _maybe_save(self, epoch: int, batch, logs) -> None:
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        if self.save_best_only:
+            current = logs.get(self.monitor)
+            if current is None:
+                warnings.warn(f"ModelCheckpoint: can save the best model only with {self.monitor!r} in the logs, "
+                              f"which hold {sorted(logs)}: skipping.", stacklevel=2)
+                return
+            if not self._improved(current):
+                if self.verbose > 0:
+                    print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
+                return
+            if self.verbose > 0:
+                previous = "inf" if self.best is None else f"{self.best:.5f}"
+                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {previous} to {current:.5f}, saving model")
+            self.best = current
+        self._save(epoch, batch, logs)
+
+    def _path(self, epoch: int, batch, logs: dict) -> str:
+        try:
+            return self.filepath.format(epoch=epoch + 1, batch=batch, **logs)
+        except KeyError as err:
+            raise ConfigError(f"ModelCheckpoint: the filepath {self.filepath!r} names {err.args[0]!r}, which is "
+                              f"not among the logs {sorted(logs)} (nor 'epoch' or 'batch').") from None
+
+    def _save(self, epoch: int, batch, logs: dict) -> None:
+        if self.kind == "orbax":
+            self._save_orbax(epoch, batch)
+            return
+        path = self._path(epoch, batch, logs)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        if self.kind == "weights":
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
+        if self.verbose > 0 and not self.save_best_only:
+            print(f"\nEpoch {epoch + 1}: saving model to {path}")
+
+    def _save_orbax(self, epoch: int, batch) -> None:
+        import orbax.checkpoint as ocp
+
+        if self._manager is None:
+            options = ocp.CheckpointManagerOptions(max_to_keep=self.max_to_keep, enable_async_checkpointing=True)
+            self._manager = ocp.CheckpointManager(os.path.abspath(self.filepath), options=options)
+        model = self.model
+        # Host copies: the training step donates the device buffers the async write would read.
+        tree = {"weights": [np.array(w) for w in model.get_weights()]}
+        opt_state = model._get_optimizer_state()
+        if not self.save_weights_only and opt_state is not None:
+            tree["optimizer"] = jax.tree.map(np.array, opt_state)
+        step = int(np.asarray(model._live.state["step"])) if getattr(model, "_live", None) is not None else epoch + 1
+        meta = {"epoch": epoch + 1, "batch": batch, "has_optimizer": "optimizer" in tree}
+        self._manager.wait_until_finished()
+        self._manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(tree),
+                                                         meta=ocp.args.JsonSave(meta)), force=True)
+
+
+def load_checkpoint(model, directory, step: int | None = None) -> dict:
+    """Load weights (and the optimizer state, if saved and the model is compiled) from a
+    :class:`ModelCheckpoint` orbax directory into ``model``; returns the checkpoint's metadata.
+
+    Args:
+        model: a built model of the same architecture.
+        directory: the ``filepath`` given to ``ModelCheckpoint``.
+        step: the checkpoint step (the model's step counter when saved); default the latest.
+    """
+    import orbax.checkpoint as ocp
+
+    directory = os.path.abspath(os.fspath(directory))
+    if not os.path.isdir(directory):
+        raise FileFormatError(f"No checkpoint directory at {directory!r}.")
+    expected = model.weights
+    manager = ocp.CheckpointManager(directory)
+    where = directory
+    try:
+        step = manager.latest_step() if step is None else step
+        if step is None or step not in manager.all_steps():
+            raise FileFormatError(f"No checkpoint{'' if step is None else f' at step {step}'} in {directory!r} "
+                                  f"(steps: {list(manager.all_steps())}).")
+        where = os.path.join(directory, str(step))
+        try:
+            meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+            target = {"weights": [jax.ShapeDtypeStruct(v.shape, v.dtype) for v in expected]}
+            with_optimizer = bool(meta.get("has_optimizer")) and getattr(model, "optimizer", None) is not None
+            if with_optimizer:
+                target["optimizer"] = jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a), a.dtype),
+                                                   model._initial_optimizer_state())
+            restored = manager.restore(step, args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(target, strict=False) if not with_optimizer
+                else ocp.args.StandardRestore(target)))["state"]
+        except FileFormatError:
+            raise
+        except Exception as err:  # noqa: BLE001 - orbax/tensorstore raise many types; report one
+            raise FileFormatError(f"The checkpoint {where!r} cannot be read into model {model.name!r} "
+                                  f"({type(err).__name__}: {err}).") from err
+    finally:
+        manager.close()
+    weights = [np.asarray(w) for w in restored["weights"]]
+    if len(weights) != len(expected):
+        raise FileFormatError(f"The checkpoint {where!r} holds {len(weights)} weights; "
+                              f"model {model.name!r} has {len(expected)}.")
+    for var, w in zip(expected, weights):
+        if tuple(w.shape) != tuple(var.shape):
+            raise FileFormatError(f"The checkpoint {where!r} does not match model {model.name!r}: weight "
+                                  f"{var.path!r} is {tuple(w.shape)} in the file, {tuple(var.shape)} in the model.")
+    model.set_weights(weights)
+    if "optimizer" in restored:
+        model._set_optimizer_state(jax.tree.map(jax.numpy.asarray, restored["optimizer"]))
+    return meta
