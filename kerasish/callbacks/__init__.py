@@ -5,5 +5,7 @@ from kerasish.callbacks.base import Callback, CallbackList
 from kerasish.callbacks.checkpoint import ModelCheckpoint, load_checkpoint
 from kerasish.callbacks.history import History
 from kerasish.callbacks.progress import ProgbarLogger
+from kerasish.callbacks.tensorboard import TensorBoard
 
-__all__ = ["BackupAndRestore", "Callback", "CallbackList", "History", "ModelCheckpoint", "ProgbarLogger", "load_checkpoint"]
+__all__ = ["BackupAndRestore", "Callback", "CallbackList", "History", "ModelCheckpoint", "ProgbarLogger", "TensorBoard",
+           "load_checkpoint"]
