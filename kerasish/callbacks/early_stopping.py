@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasish.callbacks.monitor import MonitorCallback, check_number, monitored_value
+from kerasish.callbacks.monitor import MonitorCallback, check_number, check_verbose, monitored_value
 from kerasish.errors import ConfigError
 
 
@@ -38,7 +38,7 @@ class EarlyStopping(MonitorCallback):
         super().__init__(monitor, mode, min_delta)
         owner = type(self).__name__
         self.patience = check_number(owner, "patience", patience, minimum=0, integer=True)
-        self.verbose = check_number(owner, "verbose", verbose, minimum=0, integer=True)
+        self.verbose = check_verbose(owner, verbose)
         self.baseline = check_number(owner, "baseline", baseline, allow_none=True)
         if not isinstance(restore_best_weights, (bool, np.bool_)):
             raise ConfigError(f"{owner}: `restore_best_weights` must be True or False, got {restore_best_weights!r}.")

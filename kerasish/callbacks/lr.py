@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 from kerasish.callbacks.base import Callback
-from kerasish.callbacks.monitor import MonitorCallback, check_number, monitored_value
+from kerasish.callbacks.monitor import MonitorCallback, check_number, check_verbose, monitored_value
 from kerasish.errors import ConfigError
 
 
@@ -56,7 +56,7 @@ class ReduceLROnPlateau(MonitorCallback):
             warnings.warn(f"{owner}: ignoring unknown arguments {sorted(kwargs)}.", stacklevel=2)
         self.factor = factor
         self.patience = check_number(owner, "patience", patience, minimum=0, integer=True)
-        self.verbose = check_number(owner, "verbose", verbose, minimum=0, integer=True)
+        self.verbose = check_verbose(owner, verbose)
         self.cooldown = check_number(owner, "cooldown", cooldown, minimum=0, integer=True)
         self.min_lr = check_number(owner, "min_lr", min_lr, minimum=0.0)
         self._reset()
@@ -156,7 +156,7 @@ class LearningRateScheduler(Callback):
         if not callable(schedule):
             raise ConfigError(f"LearningRateScheduler: `schedule` must be a function, got {schedule!r}.")
         self.schedule = schedule
-        self.verbose = check_number("LearningRateScheduler", "verbose", verbose, minimum=0, integer=True)
+        self.verbose = check_verbose("LearningRateScheduler", verbose)
         self._two_args = _takes_rate(schedule)
 
     def on_epoch_begin(self, epoch, logs=None):

@@ -46,6 +46,13 @@ def check_number(owner: str, name: str, value, *, minimum: float | None = None, 
     return value
 
 
+def check_verbose(owner: str, verbose) -> int:
+    """``verbose`` as an int (True/False are fine, as in Keras)."""
+    if isinstance(verbose, (bool, np.bool_)):
+        return int(verbose)
+    return check_number(owner, "verbose", verbose, minimum=0, integer=True)
+
+
 def check_monitor(owner: str, monitor, mode) -> None:
     if not isinstance(monitor, str) or not monitor:
         raise ConfigError(f"{owner}: `monitor` must be the name of a logged value, got {monitor!r}.")
