@@ -26,8 +26,10 @@ from kerasish.errors import ConfigError, FileFormatError, KerasishError
 from kerasish.saving import files
 from kerasish.saving.registry import deserialize_layer, resolve_class, safe_mode_scope, serialize_layer
 from kerasish.saving.weights import (
-    assign_from_bytes,
+    assign_weights,
     optimizer_state_to_bytes,
+    read_optimizer_state,
+    read_weights,
     restore_optimizer_state,
     variables_to_bytes,
 )
@@ -295,23 +297,30 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
                           f"Received: filepath={filepath}")
     custom_objects = dict(custom_objects or {})
     members = read_model_archive(filepath)
+    # Every member is parsed and checked before a model is built: a damaged file costs no build.
     config = _loads(members["config.json"], f"{filepath}: config.json")
+    weights_source = f"{filepath}: model.weights.safetensors"
+    weights = read_weights(members["model.weights.safetensors"], weights_source)
+    compile_source, optimizer_source = f"{filepath}: compile.json", f"{filepath}: optimizer.safetensors"
+    compiled = _loads(members["compile.json"], compile_source) if compile and "compile.json" in members else None
+    optimizer_state = None
+    if compiled is not None and "optimizer.safetensors" in members:
+        optimizer_state = read_optimizer_state(members["optimizer.safetensors"], optimizer_source)
+
     model = build_model(config, custom_objects, safe_mode, f"{filepath}: config.json")
-    assign_from_bytes(model, members["model.weights.safetensors"], f"{filepath}: model.weights.safetensors")
-    if compile and "compile.json" in members:
-        source = f"{filepath}: compile.json"
+    assign_weights(model, weights, weights_source)
+    if compiled is not None:
         try:
-            model.compile(**compile_kwargs(_loads(members["compile.json"], source), custom_objects))
+            model.compile(**compile_kwargs(compiled, custom_objects))
+        except Exception as e:
+            raise FileFormatError(f"{compile_source}: cannot compile the model from it "
+                                  f"({type(e).__name__}: {e}).") from e
+    if optimizer_state is not None:
+        try:
+            restore_optimizer_state(model, optimizer_state, optimizer_source)
         except FileFormatError:
             raise
         except Exception as e:
-            raise FileFormatError(f"{source}: cannot compile the model from it ({type(e).__name__}: {e}).") from e
-        if "optimizer.safetensors" in members:
-            source = f"{filepath}: optimizer.safetensors"
-            try:
-                restore_optimizer_state(model, members["optimizer.safetensors"], source)
-            except FileFormatError:
-                raise
-            except Exception as e:
-                raise FileFormatError(f"{source}: cannot restore the optimizer state ({type(e).__name__}: {e}).") from e
+            raise FileFormatError(f"{optimizer_source}: cannot restore the optimizer state "
+                                  f"({type(e).__name__}: {e}).") from e
     return model

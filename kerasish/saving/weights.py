@@ -113,15 +113,19 @@ def variables_to_bytes(variables: list) -> bytes:
                           "kerasish.weights")
 
 
-def assign_from_bytes(model, data: bytes, source: str, skip_mismatch: bool = False) -> None:
-    """Check every tensor of a weights file against ``model.weights``, then assign them all.
+def read_weights(data: bytes, source: str) -> list[tuple[str, np.ndarray]]:
+    """The ``(variable_path, array)`` pairs of a weights file, in order, after its checks."""
+    return _ordered(decode_tensors(data, source, "kerasish.weights"), source)
+
+
+def assign_weights(model, saved: list[tuple[str, np.ndarray]], source: str, skip_mismatch: bool = False) -> None:
+    """Check every saved array against ``model.weights``, then assign them all (nothing on an error).
 
     Raises:
-        FileFormatError: the file is damaged, or holds a different number of weights, or a weight of
-            another shape or dtype (naming the variable, the file's key and both shapes).
+        FileFormatError: a different number of weights, or a weight of another shape or dtype
+            (naming the variable, the file's key and both shapes).
     """
     variables = model.weights
-    saved = _ordered(decode_tensors(data, source, "kerasish.weights"), source)
     if len(saved) != len(variables):
         raise FileFormatError(f"{source}: the file holds {len(saved)} weights, but model {model.name!r} has "
                               f"{len(variables)}; the architectures differ.")
@@ -137,6 +141,11 @@ def assign_from_bytes(model, data: bytes, source: str, skip_mismatch: bool = Fal
         chosen.append((var, value))
     for var, value in chosen:
         var.assign(value)
+
+
+def assign_from_bytes(model, data: bytes, source: str, skip_mismatch: bool = False) -> None:
+    """:func:`read_weights` then :func:`assign_weights`."""
+    assign_weights(model, read_weights(data, source), source, skip_mismatch)
 
 
 def _require_weights(model, what: str) -> None:
@@ -192,33 +201,38 @@ def optimizer_state_to_bytes(opt_state, rng, step) -> bytes:
     return encode_tensors(tensors, "kerasish.optimizer")
 
 
-def restore_optimizer_state(model, data: bytes, source: str) -> None:
-    """Give a compiled model the saved optimizer state, dropout key and step, after checking them.
+def read_optimizer_state(data: bytes, source: str) -> dict:
+    """An optimizer file's leaves, key and step, checked on their own (before there is a model to fit)."""
+    tensors = decode_tensors(data, source, "kerasish.optimizer")
+    rng, step = tensors.pop("rng", None), tensors.pop("step", None)
+    if (rng is None) != (step is None) or (step is not None and (step.shape != () or step.dtype != np.int32)) \
+            or (rng is not None and (rng.shape != (2,) or rng.dtype != np.uint32)):
+        raise FileFormatError(f"{source}: the rng key must be uint32[2] and the step an int32 scalar.")
+    return {"leaves": [value for _, value in _ordered(tensors, source)], "rng": rng, "step": step}
+
+
+def restore_optimizer_state(model, state: dict, source: str) -> None:
+    """Give a compiled model a saved optimizer state, dropout key and step, after checking the structure.
 
     The expected structure comes from ``model.optimizer_init`` traced on the model's trainable
     weights, so a state saved for other weights or another optimizer is an error, not a misfit.
     """
-    tensors = decode_tensors(data, source, "kerasish.optimizer")
-    rng, step = tensors.pop("rng", None), tensors.pop("step", None)
-    saved = _ordered(tensors, source)
     trainable = model.trainable_weights
     template = jax.eval_shape(model.optimizer_init, [v.value for v in trainable])
     expected, treedef = jax.tree_util.tree_flatten_with_path(template)
-    if len(saved) != len(expected):
-        raise FileFormatError(f"{source}: the file holds {len(saved)} optimizer state arrays, but "
+    leaves = state["leaves"]
+    if len(leaves) != len(expected):
+        raise FileFormatError(f"{source}: the file holds {len(leaves)} optimizer state arrays, but "
                               f"{type(model.optimizer).__name__} over model {model.name!r}'s {len(trainable)} "
                               f"trainable weights has {len(expected)}.")
-    for i, ((path, spec), (_, value)) in enumerate(zip(expected, saved)):
+    for i, ((path, spec), value) in enumerate(zip(expected, leaves)):
         if tuple(value.shape) != tuple(spec.shape) or value.dtype != np.dtype(spec.dtype):
             raise FileFormatError(f"{source}: optimizer state array {i} {jax.tree_util.keystr(path)} should have "
                                   f"shape {tuple(spec.shape)} and dtype {np.dtype(spec.dtype).name}, but has "
                                   f"shape {tuple(value.shape)} and dtype {value.dtype.name}.")
-    if (rng is None) != (step is None) or (step is not None and (step.shape != () or step.dtype != np.int32)) \
-            or (rng is not None and (rng.shape != (2,) or rng.dtype != np.uint32)):
-        raise FileFormatError(f"{source}: the rng key must be uint32[2] and the step an int32 scalar.")
-    model._opt_state = jax.tree.unflatten(treedef, [jax.device_put(np.array(v)) for _, v in saved])
+    model._opt_state = jax.tree.unflatten(treedef, [jax.device_put(np.array(v)) for v in leaves])
     # The trainer reuses a stored optimizer state only for this exact list of trainable variables.
     model._opt_partition = tuple(map(id, trainable))
-    if rng is not None:
-        model._rng = jax.device_put(np.array(rng))
-        model._step_count = jax.device_put(np.array(step))
+    if state["rng"] is not None:
+        model._rng = jax.device_put(np.array(state["rng"]))
+        model._step_count = jax.device_put(np.array(state["step"]))
