@@ -204,6 +204,10 @@ def _training_state(model):
     live = getattr(model, "_live", None)
     if live is not None:
         return live.state.get("optimizer"), live.state.get("rng"), live.state.get("step")
+    if model._opt_partition != tuple(map(id, model.trainable_weights)):
+        # Weights were frozen or unfrozen since the last fit: the trainer would start this state
+        # afresh at the next fit, and it no longer fits the trainable weights a loader sees.
+        return None, model._rng, model._step_count
     return model._opt_state, model._rng, model._step_count
 
 

@@ -142,6 +142,18 @@ class TestModelFile:
         loaded = load_model(tmp_path / "m.kerasish")
         assert loaded.compiled and loaded._opt_state is None
 
+    def test_freezing_after_fit_still_saves_a_loadable_file(self, tmp_path):
+        model = trained()
+        model.layers[0].trainable = False  # the optimizer state no longer fits the trainable weights
+        model.save(tmp_path / "m.kerasish")
+        assert "optimizer.safetensors" not in read_members((tmp_path / "m.kerasish").read_bytes())
+        loaded = load_model(tmp_path / "m.kerasish")
+        assert not loaded.layers[0].trainable
+        frozen = loaded.layers[0].get_weights()
+        x, y = data()
+        loaded.fit(x, y, batch_size=8, epochs=1, verbose=0)
+        np.testing.assert_array_equal(loaded.layers[0].get_weights()[0], frozen[0])
+
     def test_compile_false_and_uncompiled_models(self, tmp_path):
         trained().save(tmp_path / "a.kerasish")
         assert not load_model(tmp_path / "a.kerasish", compile=False).compiled
