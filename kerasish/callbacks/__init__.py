@@ -3,9 +3,16 @@
 from kerasish.callbacks.backup import BackupAndRestore
 from kerasish.callbacks.base import Callback, CallbackList
 from kerasish.callbacks.checkpoint import ModelCheckpoint, load_checkpoint
+from kerasish.callbacks.csv_logger import CSVLogger
+from kerasish.callbacks.early_stopping import EarlyStopping
 from kerasish.callbacks.history import History
+from kerasish.callbacks.lambda_callback import LambdaCallback, TerminateOnNaN
+from kerasish.callbacks.lr import LearningRateScheduler, ReduceLROnPlateau
 from kerasish.callbacks.progress import ProgbarLogger
 from kerasish.callbacks.tensorboard import TensorBoard
 
-__all__ = ["BackupAndRestore", "Callback", "CallbackList", "History", "ModelCheckpoint", "ProgbarLogger", "TensorBoard",
-           "load_checkpoint"]
+__all__ = [
+    "BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
+    "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TensorBoard",
+    "TerminateOnNaN", "load_checkpoint",
+]

@@ -554,7 +554,9 @@ class Trainer:
                                         check_finite)
         verbose = 1 if verbose == "auto" else int(verbose)
         history = History()
-        cbs = [history] + ([ProgbarLogger(verbose)] if verbose else []) + list(callbacks or [])
+        # As Keras: the user's callbacks first, then the progress bar and History, which so see
+        # what the others add to the epoch logs (e.g. the learning rate from ReduceLROnPlateau).
+        cbs = list(callbacks or []) + ([ProgbarLogger(verbose)] if verbose else []) + [history]
         for cb in callbacks or []:
             if not isinstance(cb, Callback):
                 raise InputError(f"callbacks must be kerasish.callbacks.Callback instances, got {type(cb).__name__}.")
@@ -598,7 +600,9 @@ class Trainer:
                     break
                 epoch_logs = self._ordered_floats(logs)
                 if val is not None and self._should_validate(epoch, validation_freq):
-                    val_logs = self._run_evaluate(val, callbacks=None)
+                    callback_list.call("on_test_begin", {})  # validation calls the test hooks, as Keras
+                    val_logs = self._run_evaluate(val, callbacks=callback_list)
+                    callback_list.call("on_test_end", val_logs)
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 callback_list.call("on_epoch_end", epoch, epoch_logs)
                 if backup is not None:

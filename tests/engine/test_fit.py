@@ -332,3 +332,28 @@ def test_accuracy_resolves_from_targets_and_shape_dependent_metrics():
     assert {"accuracy", "f1_score", "auc"} <= set(logs)
     acc = np.mean(np.argmax(model.predict(x, verbose=0), axis=1) == y)
     assert model.evaluate(x, one_hot, verbose=0, return_dict=True)["accuracy"] == pytest.approx(acc, abs=1e-6)
+
+
+def test_history_runs_after_user_callbacks_and_validation_calls_test_hooks():
+    from kerasish.callbacks.lr import LearningRateScheduler
+
+    x, y = _data()
+    model = kerasish.Sequential([kerasish.Input(shape=(4,)), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    calls = []
+
+    class TestHooks(kerasish.callbacks.Callback):
+        def on_test_begin(self, logs=None):
+            calls.append("begin")
+
+        def on_test_batch_end(self, batch, logs=None):
+            calls.append(batch)
+
+        def on_test_end(self, logs=None):
+            calls.append(("end", sorted(logs)))
+
+    hist = model.fit(x, x[:, :1], batch_size=64, epochs=2, validation_data=(x[:40], x[:40, :1]), verbose=0,
+                     callbacks=[LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1)), TestHooks()])
+    # History sees what a callback before it added to the epoch logs (as in Keras).
+    assert hist.history["learning_rate"] == pytest.approx([0.1, 0.05])
+    assert calls == ["begin", 0, ("end", ["loss"])] * 2
