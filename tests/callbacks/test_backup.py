@@ -2,8 +2,8 @@
 
 Every run is a fresh process (``scripts/backup_train.py``): the reference runs uninterrupted;
 each interrupted run kills itself at a chosen batch, then the same command runs again and
-resumes from the last backup. Weights, History and the epoch at which a stateful callback
-stopped training must all equal the reference's.
+resumes from the last backup. Weights, History, the CSV log and the epoch at which
+EarlyStopping stopped training must all equal the reference's.
 """
 
 import json
@@ -43,13 +43,15 @@ def reference(tmp_path_factory):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert not (tmp / "backup").exists()  # delete_checkpoint=True removes it after a normal end
     weights, info = _result(out)
-    assert info["epoch"] == [0, 1, 2]  # the stateful callback stopped training after epoch 2 of 5
+    assert info["epoch"] == [0, 1, 2]  # EarlyStopping stopped training after epoch 2 of 5
+    assert info["history"]["learning_rate"][-1] < info["history"]["learning_rate"][0]  # ReduceLROnPlateau acted
+    assert info["csv"].count("\n") == 4  # CSVLogger: a header and 3 rows
     return weights, info
 
 
 # Kill points (batches counted from 1 over the whole run): in epoch 0 before any backup,
 # mid-epoch 1, at the first batch after an epoch-end backup, and in epoch 2 after the
-# stateful callback's patience counter has moved (it stops training at the end of epoch 2).
+# EarlyStopping and ReduceLROnPlateau counters have moved (training stops at the end of epoch 2).
 @pytest.mark.parametrize("kill_at", [2, 20, 27, 33])
 def test_sigkill_then_rerun_ends_bitwise_identical(tmp_path, reference, kill_at):
     proc, out = _run(tmp_path, "run", kill_at, "backup")
