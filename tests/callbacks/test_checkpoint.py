@@ -106,3 +106,30 @@ def test_bad_arguments(tmp_path):
         ModelCheckpoint(tmp_path / "m.kerasish", mode="best")
     with pytest.raises(kerasish.ConfigError, match="save_freq"):
         ModelCheckpoint(tmp_path / "m.kerasish", save_freq=0)
+
+
+def test_templated_weights_files_and_save_best_only_keep_the_best(tmp_path, data):
+    # Keras's example: one file per improvement, named from the epoch and the monitored value.
+    x, y, xv, yv = data
+    model, rec = _model(), RecordWeights()
+    template = str(tmp_path / "ckpt-{epoch:02d}-{val_loss:.3f}.weights.safetensors")
+    model.fit(x, y, batch_size=16, epochs=6, validation_data=(xv, yv), verbose=0,
+              callbacks=[rec, ModelCheckpoint(template, save_best_only=True, save_weights_only=True)])
+    improved = [i for i, v in enumerate(rec.val) if v == min(rec.val[: i + 1])]
+    files = sorted(os.listdir(tmp_path))
+    assert files == [f"ckpt-{i + 1:02d}-{rec.val[i]:.3f}.weights.safetensors" for i in improved]
+    best = improved[-1]
+    fresh = _model(seed=2)
+    fresh.load_weights(str(tmp_path / files[-1]))
+    for a, b in zip(fresh.get_weights(), rec.weights[best]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_whole_model_file_every_epoch_loads_and_predicts(tmp_path, data):
+    x, y, _, _ = data
+    model = _model()
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0,
+              callbacks=[ModelCheckpoint(str(tmp_path / "m-{epoch}.kerasish"), monitor="loss")])
+    assert sorted(os.listdir(tmp_path)) == ["m-1.kerasish", "m-2.kerasish"]
+    loaded = kerasish.models.load_model(str(tmp_path / "m-2.kerasish"))
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6, atol=1e-6)
