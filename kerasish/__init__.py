@@ -4,12 +4,14 @@ from kerasish import (
     activations,
     callbacks,
     errors,
+    export,
     initializers,
     layers,
     losses,
     metrics,
     optimizers,
     regularizers,
+    saving,
     utils,
 )
 from kerasish.errors import (
@@ -27,6 +29,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConfigError", "FileFormatError", "Functional", "Input", "InputError", "KerasTensor", "KerasishError", "Layer", "Model",
-    "NotBuiltError", "NotCompiledError", "Sequential", "activations", "callbacks", "errors", "initializers",
-    "layers", "losses", "metrics", "optimizers", "regularizers", "utils",
+    "NotBuiltError", "NotCompiledError", "Sequential", "activations", "callbacks", "errors", "export", "initializers",
+    "layers", "losses", "metrics", "optimizers", "regularizers", "saving", "utils",
 ]

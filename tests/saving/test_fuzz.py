@@ -21,7 +21,7 @@ from kerasish import layers
 from kerasish.models import load_model, model_from_json
 from tests.saving.archive_tools import read_members, replace_members
 
-FUZZ = settings(max_examples=200, deadline=None, database=None,
+FUZZ = settings(max_examples=200, deadline=None, database=None, derandomize=True,  # the same cases every CI run
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
