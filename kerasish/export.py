@@ -137,21 +137,41 @@ def _write_directory(path: str, members: dict[str, bytes]) -> None:
     if os.path.exists(path) and not os.path.isfile(os.path.join(path, SIGNATURE)):
         raise ConfigError(f"export: {path} exists and is not a kerasish export; refusing to replace it.")
     parent, base = os.path.dirname(path), os.path.basename(path)
+    if not os.path.isdir(parent):
+        raise ConfigError(f"export: cannot write {path}: the directory {parent} does not exist.")
     tmp = os.path.join(parent, f".{base}.{secrets.token_hex(6)}.tmp")
     os.mkdir(tmp, 0o777)  # the umask decides the final permissions
+    old = None
     try:
         for name, data in members.items():
             _write_file(os.path.join(tmp, name), data)
         if os.path.exists(path):
             old = tmp + ".old"
             os.rename(path, old)  # a crash here leaves the previous export under .old, intact
-            os.rename(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, path)
+        os.rename(tmp, path)
     except BaseException:
+        if old is not None and os.path.exists(old) and not os.path.exists(path):
+            os.rename(old, path)  # put the previous export back
+            old = None
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _fsync_directory(parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make the rename durable (where the platform allows opening a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 class ExportedModel:

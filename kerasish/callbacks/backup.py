@@ -72,8 +72,9 @@ def _check_like(restored, target, where: str) -> None:
 class Resume:
     """Where a restored run picks up: set by :meth:`BackupAndRestore.restore`."""
 
-    def __init__(self, epoch: int, batch: int, shuffle_state: dict | None, metrics):
+    def __init__(self, epoch: int, batch: int, shuffle_state: dict | None, metrics, stopped: bool = False):
         self.epoch, self.batch, self.shuffle_state, self.metrics = epoch, batch, shuffle_state, metrics
+        self.stopped = stopped  # a callback had stopped training when this backup was taken
 
 
 class BackupAndRestore(Callback):
@@ -141,6 +142,10 @@ class BackupAndRestore(Callback):
             items["arrays"] = ocp.args.StandardSave(arrays)
         manager = self._checkpoints()
         manager.wait_until_finished()
+        if self._batches in manager.all_steps():
+            # The same batch count saved again: the end of an epoch right after a mid-epoch backup
+            # (streamed data, or a stop in a batch hook). The later save knows more: it replaces it.
+            manager.delete(self._batches)
         manager.save(self._batches, args=ocp.args.Composite(**items), force=True)
         self._last_saved = self._batches
 
@@ -182,7 +187,7 @@ class BackupAndRestore(Callback):
             cb.set_state(_join_arrays(cb_state, arrays))
         self._batches = self._last_saved = int(meta["batches"])
         return Resume(int(meta["epoch"]), int(meta["batch"]), meta.get("shuffle_state"),
-                      state["metrics"] if meta["batch"] > 0 else None)
+                      state["metrics"] if meta["batch"] > 0 else None, bool(meta.get("stop_training")))
 
     def after_call(self, live, epoch: int, n_steps: int, next_batch: int, steps: int | None, shuffle_state,
                    others) -> None:
@@ -194,8 +199,10 @@ class BackupAndRestore(Callback):
             return
         self._save(live.state, {"epoch": epoch, "batch": next_batch, "shuffle_state": shuffle_state}, others)
 
-    def after_epoch(self, live, next_epoch: int, shuffle_state, others) -> None:
-        self._save(live.state, {"epoch": next_epoch, "batch": 0, "shuffle_state": shuffle_state}, others)
+    def after_epoch(self, live, next_epoch: int, shuffle_state, others, stop_training: bool = False) -> None:
+        """After an epoch and its callbacks; ``stop_training``: a callback ended training there."""
+        self._save(live.state, {"epoch": next_epoch, "batch": 0, "shuffle_state": shuffle_state,
+                                "stop_training": bool(stop_training)}, others)
 
     def on_train_end(self, logs=None):
         if self._manager is not None:
@@ -206,9 +213,13 @@ class BackupAndRestore(Callback):
             shutil.rmtree(self.backup_dir, ignore_errors=True)
 
     def close(self) -> None:
-        """Finish pending writes (the loop calls this when training stops, normally or not)."""
+        """Finish pending writes and release the manager (the loop calls this however training stops)."""
         if self._manager is not None:
-            self._manager.wait_until_finished()
+            manager, self._manager = self._manager, None
+            try:
+                manager.wait_until_finished()
+            finally:
+                manager.close()
 
 
 def copy_shuffle_state(rng: np.random.Generator | None):

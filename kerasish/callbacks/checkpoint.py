@@ -10,21 +10,11 @@ import jax
 import numpy as np
 
 from kerasish.callbacks.base import Callback
+from kerasish.callbacks.monitor import check_monitor, resolve_direction, unresolved_direction
 from kerasish.errors import ConfigError, FileFormatError
 
 _MODEL_SUFFIX = ".kerasish"
 _WEIGHTS_SUFFIX = ".weights.safetensors"
-
-
-def _resolve_mode(mode: str, monitor: str, owner: str) -> str:
-    if mode not in ("auto", "min", "max"):
-        raise ConfigError(f"{owner}: mode must be 'auto', 'min' or 'max', got {mode!r}.")
-    if mode != "auto":
-        return mode
-    # As Keras: accuracy-like and AUC-like quantities improve upwards.
-    name = monitor.removeprefix("val_")
-    return "max" if (name.startswith("acc") or name.endswith("accuracy") or name in ("auc", "fmeasure")
-                     or name.startswith("auc")) else "min"
 
 
 class ModelCheckpoint(Callback):
@@ -59,7 +49,9 @@ class ModelCheckpoint(Callback):
         self.verbose = verbose
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
-        self.mode = _resolve_mode(mode, monitor, "ModelCheckpoint")
+        check_monitor("ModelCheckpoint", monitor, mode)
+        self._mode_arg = mode
+        self.mode = resolve_direction(monitor, mode)  # None: settled from the compiled metrics at train begin
         if save_freq != "epoch" and not (isinstance(save_freq, int) and not isinstance(save_freq, bool)
                                          and save_freq > 0):
             raise ConfigError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive int, got {save_freq!r}.")
@@ -97,6 +89,12 @@ class ModelCheckpoint(Callback):
         self._batches_since_save = int(state["batches_since_save"])
 
     # -- hooks ------------------------------------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        if self.save_best_only and self.mode is None:
+            self.mode = resolve_direction(self.monitor, self._mode_arg, self.model)
+            if self.mode is None:
+                raise unresolved_direction("ModelCheckpoint", self.monitor)
+
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
@@ -128,9 +126,10 @@ class ModelCheckpoint(Callback):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         if self.save_best_only:
             current = logs.get(self.monitor)
-            if current is None:
+            if current is None:  # as Keras: warn, and save anyway
                 warnings.warn(f"ModelCheckpoint: can save the best model only with {self.monitor!r} in the logs, "
-                              f"which hold {sorted(logs)}: skipping.", stacklevel=2)
+                              f"which hold {sorted(logs)}: saving without comparing.", stacklevel=2)
+                self._save(epoch, batch, logs)
                 return
             if not self._improved(current):
                 if self.verbose > 0:
@@ -144,10 +143,13 @@ class ModelCheckpoint(Callback):
 
     def _path(self, epoch: int, batch, logs: dict) -> str:
         try:
-            return self.filepath.format(epoch=epoch + 1, batch=batch, **logs)
+            # As Keras: epoch and batch count from 1 (a batch only in per-batch saves).
+            extra = {"epoch": epoch + 1} if batch is None else {"epoch": epoch + 1, "batch": batch + 1}
+            return self.filepath.format(**extra, **logs)
         except KeyError as err:
             raise ConfigError(f"ModelCheckpoint: the filepath {self.filepath!r} names {err.args[0]!r}, which is "
-                              f"not among the logs {sorted(logs)} (nor 'epoch' or 'batch').") from None
+                              f"not among the logs {sorted(logs)} (nor 'epoch', or 'batch' with an int "
+                              "save_freq).") from None
 
     def _save(self, epoch: int, batch, logs: dict) -> None:
         if self.kind == "orbax":
@@ -170,15 +172,22 @@ class ModelCheckpoint(Callback):
             self._manager = ocp.CheckpointManager(os.path.abspath(self.filepath), options=options)
         model = self.model
         # Host copies: the training step donates the device buffers the async write would read.
-        tree = {"weights": [np.array(w) for w in model.get_weights()]}
+        items = {"weights": ocp.args.StandardSave([np.array(w) for w in model.get_weights()])}
         opt_state = model._get_optimizer_state()
         if not self.save_weights_only and opt_state is not None:
-            tree["optimizer"] = jax.tree.map(np.array, opt_state)
+            items["optimizer"] = ocp.args.StandardSave(jax.tree.map(np.array, opt_state))
         step = int(np.asarray(model._live.state["step"])) if getattr(model, "_live", None) is not None else epoch + 1
-        meta = {"epoch": epoch + 1, "batch": batch, "has_optimizer": "optimizer" in tree}
-        self._manager.wait_until_finished()
-        self._manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(tree),
-                                                         meta=ocp.args.JsonSave(meta)), force=True)
+        items["meta"] = ocp.args.JsonSave({"epoch": epoch + 1, "batch": None if batch is None else batch + 1,
+                                           "has_optimizer": "optimizer" in items})
+        manager = self._manager
+        try:
+            manager.wait_until_finished()
+            if step in manager.all_steps():  # a resumed run, or a new model in the same directory
+                manager.delete(step)
+            manager.save(step, args=ocp.args.Composite(**items), force=True)
+        except Exception as err:  # noqa: BLE001 - orbax raises many types; report one
+            raise FileFormatError(f"ModelCheckpoint: cannot save step {step} in {self.filepath!r} "
+                                  f"({type(err).__name__}: {err}).") from err
 
 
 def load_checkpoint(model, directory, step: int | None = None) -> dict:
@@ -196,8 +205,12 @@ def load_checkpoint(model, directory, step: int | None = None) -> dict:
     if not os.path.isdir(directory):
         raise FileFormatError(f"No checkpoint directory at {directory!r}.")
     expected = model.weights
-    manager = ocp.CheckpointManager(directory)
     where = directory
+    try:
+        manager = ocp.CheckpointManager(directory)
+    except Exception as err:  # noqa: BLE001
+        raise FileFormatError(f"{directory!r} is not a readable checkpoint directory ({type(err).__name__}: "
+                              f"{err}).") from err
     try:
         step = manager.latest_step() if step is None else step
         if step is None or step not in manager.all_steps():
@@ -206,14 +219,13 @@ def load_checkpoint(model, directory, step: int | None = None) -> dict:
         where = os.path.join(directory, str(step))
         try:
             meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
-            target = {"weights": [jax.ShapeDtypeStruct(v.shape, v.dtype) for v in expected]}
-            with_optimizer = bool(meta.get("has_optimizer")) and getattr(model, "optimizer", None) is not None
-            if with_optimizer:
-                target["optimizer"] = jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a), a.dtype),
-                                                   model._initial_optimizer_state())
-            restored = manager.restore(step, args=ocp.args.Composite(
-                state=ocp.args.StandardRestore(target, strict=False) if not with_optimizer
-                else ocp.args.StandardRestore(target)))["state"]
+            items = {"weights": ocp.args.StandardRestore(
+                [jax.ShapeDtypeStruct(v.shape, v.dtype) for v in expected])}
+            # The optimizer state only into a compiled model (an uncompiled one takes the weights alone).
+            if meta.get("has_optimizer") and getattr(model, "optimizer", None) is not None:
+                items["optimizer"] = ocp.args.StandardRestore(jax.tree.map(
+                    lambda a: jax.ShapeDtypeStruct(np.shape(a), a.dtype), model._initial_optimizer_state()))
+            restored = manager.restore(step, args=ocp.args.Composite(**items))
         except FileFormatError:
             raise
         except Exception as err:  # noqa: BLE001 - orbax/tensorstore raise many types; report one
@@ -230,6 +242,6 @@ def load_checkpoint(model, directory, step: int | None = None) -> dict:
             raise FileFormatError(f"The checkpoint {where!r} does not match model {model.name!r}: weight "
                                   f"{var.path!r} is {tuple(w.shape)} in the file, {tuple(var.shape)} in the model.")
     model.set_weights(weights)
-    if "optimizer" in restored:
+    if restored.get("optimizer") is not None:
         model._set_optimizer_state(jax.tree.map(jax.numpy.asarray, restored["optimizer"]))
     return meta

@@ -159,7 +159,21 @@ class LearningRateScheduler(Callback):
         self.verbose = check_verbose("LearningRateScheduler", verbose)
         self._two_args = _takes_rate(schedule)
 
+    def get_state(self) -> dict:
+        return {"last_epoch": self._last_epoch}
+
+    def set_state(self, state: dict) -> None:
+        self._last_epoch = state["last_epoch"]
+
+    def on_train_begin(self, logs=None):
+        self._last_epoch = None
+
     def on_epoch_begin(self, epoch, logs=None):
+        # A run resumed mid-epoch calls on_epoch_begin again for that epoch: its rate is
+        # already set (and restored), and a schedule of the current rate must not apply twice.
+        if epoch == getattr(self, "_last_epoch", None):
+            return
+        self._last_epoch = epoch
         if self._two_args:
             value = self.schedule(epoch, _current_rate(self.model))
         else:

@@ -577,6 +577,14 @@ class Trainer:
         try:
             callback_list.call("on_train_begin", {})
             resume = backup.restore(live, others) if backup is not None else None
+            if resume is not None and resume.stopped:
+                epochs = resume.epoch  # the run had already been stopped by a callback: nothing left
+            elif resume is not None and getattr(data, "_iterator", None) is not None \
+                    and (resume.epoch > 0 or resume.batch > 0):
+                warnings.warn("BackupAndRestore: resuming with a one-shot generator, which starts again from "
+                              "its first batch; the resumed run trains on different batches than the "
+                              "interrupted one would have. Pass a re-iterable dataset for an exact resume.",
+                              stacklevel=2)
             for epoch in range(resume.epoch if resume else initial_epoch, epochs):
                 start = 0
                 if resume is not None and resume.epoch == epoch and resume.batch > 0:
@@ -606,7 +614,7 @@ class Trainer:
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 callback_list.call("on_epoch_end", epoch, epoch_logs)
                 if backup is not None:
-                    backup.after_epoch(live, epoch + 1, copy_shuffle_state(rng), others)
+                    backup.after_epoch(live, epoch + 1, copy_shuffle_state(rng), others, self.stop_training)
                 if self.stop_training or getattr(data, "exhausted", False):
                     break
             callback_list.call("on_train_end", {})

@@ -20,7 +20,7 @@ import zipfile
 from collections.abc import Callable
 from typing import BinaryIO
 
-from kerasish.errors import FileFormatError
+from kerasish.errors import ConfigError, FileFormatError
 
 # Limits for reading archives; module attributes so a deployment (or a test) can change them.
 MAX_MEMBERS = 16
@@ -38,6 +38,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ConfigError(f"Cannot write {path!r}: the directory {directory!r} does not exist.")
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
     # os.open with 0o666 lets the umask decide the final permissions, as for a plain open().
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)

@@ -34,7 +34,7 @@ _DTYPES = {
     "I64": np.int64, "I32": np.int32, "I16": np.int16, "I8": np.int8,
     "U64": np.uint64, "U32": np.uint32, "U16": np.uint16, "U8": np.uint8, "BOOL": np.bool_,
 }
-_KEY = re.compile(r"^(\d{4,})/(.*)$")
+_KEY = re.compile(r"^(\d{4,9})/(.*)$")
 _MAX_HEADER_BYTES = 100 * 2**20  # safetensors' own limit
 
 
@@ -101,7 +101,10 @@ def _ordered(tensors: dict[str, np.ndarray], source: str) -> list[tuple[str, np.
         match = _KEY.match(key)
         if match is None:
             raise FileFormatError(f"{source}: unexpected tensor key {key!r} (expected 'index/variable_path').")
-        indexed[int(match.group(1))] = (match.group(2), value)
+        index = int(match.group(1))
+        if index in indexed:
+            raise FileFormatError(f"{source}: two tensors have the index {index} ({key!r}).")
+        indexed[index] = (match.group(2), value)
     if sorted(indexed) != list(range(len(indexed))):
         raise FileFormatError(f"{source}: the tensor indices are not 0..{len(indexed) - 1}.")
     return [indexed[i] for i in range(len(indexed))]

@@ -102,3 +102,89 @@ def test_bad_arguments():
         BackupAndRestore("/tmp/x", save_freq="batch")
     with pytest.raises(kerasish.ConfigError, match="backup_dir"):
         BackupAndRestore("")
+
+
+class Crash(kerasish.callbacks.Callback):
+    """Raises at a chosen (run-wide) batch, or in on_train_end: an in-process stand-in for a kill."""
+
+    def __init__(self, at_batch=None, at_train_end=False):
+        super().__init__()
+        self.at_batch, self.at_train_end, self.seen = at_batch, at_train_end, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen == self.at_batch:
+            raise KeyboardInterrupt("crash")
+
+    def on_train_end(self, logs=None):
+        if self.at_train_end:
+            raise KeyboardInterrupt("crash at train end")
+
+
+class Batches:
+    """A re-iterable stream of 7 batches (the last one short): data without a length the engine knows."""
+
+    def __init__(self):
+        rng = np.random.default_rng(1)
+        self.x = rng.normal(size=(100, 4)).astype("float32")
+        self.y = (self.x[:, :1] * 2).astype("float32")
+
+    def __iter__(self):
+        return ((self.x[i:i + 16], self.y[i:i + 16]) for i in range(0, 100, 16))
+
+
+def _small(seed=0):
+    kerasish.utils.set_random_seed(seed)
+    m = kerasish.Sequential([kerasish.Input(shape=(4,)), kerasish.layers.Dense(8, activation="relu"),
+                             kerasish.layers.Dense(1)])
+    m.compile(optimizer=kerasish.optimizers.SGD(0.1), loss="mse")
+    return m
+
+
+def _fit(model, tmp_path, extra, data=None, epochs=3):
+    data = data if data is not None else Batches()
+    scheduler = kerasish.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5)
+    return model.fit(data, epochs=epochs, verbose=0, callbacks=[
+        BackupAndRestore(tmp_path / "b", save_freq=2), scheduler, *extra])
+
+
+def _crash_then_resume(tmp_path, crash):
+    with pytest.raises(KeyboardInterrupt):
+        _fit(_small(), tmp_path, [crash])
+    resumed = _small(seed=9)  # other initial weights: everything must come from the backup
+    hist = _fit(resumed, tmp_path, [Crash()])
+    return resumed, hist
+
+
+@pytest.mark.parametrize("crash_at", [3, 7, 8, 12])
+def test_streamed_data_and_a_rate_schedule_resume_exactly(tmp_path, crash_at):
+    # 7 batches an epoch, a backup every 2: the end of epoch 2 (batch 14) comes right after a
+    # mid-epoch backup at the same batch count; and a schedule of the current rate must apply
+    # once per epoch even when a resume re-enters an epoch (on_epoch_begin runs again).
+    reference = _small()
+    ref_hist = _fit(reference, tmp_path / "ref", [Crash()])
+    resumed, hist = _crash_then_resume(tmp_path, Crash(at_batch=crash_at))
+    for a, b in zip(resumed.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert hist.history == ref_hist.history
+
+
+def test_a_run_stopped_by_a_callback_stays_stopped_after_a_crash_at_its_end(tmp_path):
+    def run(extra):
+        return _fit(_small(), tmp_path, [kerasish.callbacks.EarlyStopping(monitor="loss", min_delta=100,
+                                                                          patience=1), *extra], epochs=6)
+
+    reference = run([])
+    assert reference.epoch == [0, 1]
+    with pytest.raises(KeyboardInterrupt):
+        run([Crash(at_train_end=True)])  # after the last backup, before BackupAndRestore cleans up
+    hist = run([Crash()])
+    assert hist.history == reference.history  # no extra epoch trained after the resume
+
+
+def test_the_same_batch_count_backed_up_twice_does_not_fail(tmp_path):
+    # save_freq=7 with 7 batches an epoch: the mid-epoch point and the epoch end share a step.
+    model = _small()
+    model.fit(Batches(), epochs=2, verbose=0, callbacks=[BackupAndRestore(tmp_path / "b", save_freq=7,
+                                                                          delete_checkpoint=False)])
+    assert sorted(int(p.name) for p in (tmp_path / "b").iterdir() if p.name.isdigit())[-1] == 14

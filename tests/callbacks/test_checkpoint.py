@@ -133,3 +133,33 @@ def test_whole_model_file_every_epoch_loads_and_predicts(tmp_path, data):
     assert sorted(os.listdir(tmp_path)) == ["m-1.kerasish", "m-2.kerasish"]
     loaded = kerasish.models.load_model(str(tmp_path / "m-2.kerasish"))
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6, atol=1e-6)
+
+
+def test_orbax_directory_reused_by_a_second_run_and_read_by_an_uncompiled_model(tmp_path, data):
+    x, y, _, _ = data
+    for seed in (0, 1):  # the second run saves the same steps again: they are replaced
+        model = _model(seed)
+        model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[ModelCheckpoint(tmp_path / "c", monitor="loss")])
+    plain = kerasish.Sequential([kerasish.Input(shape=(5,)), layers.Dense(8, activation="relu"), layers.Dense(1)])
+    load_checkpoint(plain, tmp_path / "c")  # weights only: the checkpoint's optimizer state is not needed
+    for a, b in zip(plain.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_auto_mode_follows_the_metric_and_templates_count_batches_from_one(tmp_path, data):
+    x, y, _, _ = data
+    assert ModelCheckpoint(tmp_path / "a.kerasish", monitor="val_precision").mode == "max"
+    assert ModelCheckpoint(tmp_path / "a.kerasish", monitor="val_mean_squared_error").mode == "min"
+    model = _model()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[
+        ModelCheckpoint(str(tmp_path / "b{batch}.weights.safetensors"), save_weights_only=True, save_freq=3,
+                        monitor="loss")])
+    assert sorted(os.listdir(tmp_path)) == ["b3.weights.safetensors", "b6.weights.safetensors"]
+
+
+def test_a_missing_monitor_warns_and_saves_anyway(tmp_path, data):
+    x, y, _, _ = data
+    with pytest.warns(UserWarning, match="val_loss"):
+        _model().fit(x, y, epochs=1, verbose=0, callbacks=[
+            ModelCheckpoint(str(tmp_path / "m.weights.safetensors"), save_best_only=True, save_weights_only=True)])
+    assert os.listdir(tmp_path) == ["m.weights.safetensors"]

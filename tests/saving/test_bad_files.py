@@ -224,3 +224,20 @@ def test_newer_format_version(tmp_path, saved):
     metadata["format_version"] = 99
     refused(tmp_path, replace_members(saved, {"metadata.json": json.dumps(metadata).encode()}, fix_metadata=False),
             "newer kerasish")
+
+
+def test_saving_into_a_missing_directory_names_it(tmp_path):
+    model = kerasish.Sequential([kerasish.Input(shape=(2,)), layers.Dense(1)])
+    for call, path in ((model.save, "m.kerasish"), (model.save_weights, "w.weights.safetensors"),
+                       (model.export, "served")):
+        with pytest.raises(kerasish.ConfigError, match="does not exist"):
+            call(str(tmp_path / "missing" / path))
+
+
+def test_weight_keys_with_huge_or_repeated_indices_are_refused():
+    from kerasish.saving.weights import _ordered
+
+    with pytest.raises(kerasish.FileFormatError, match="unexpected tensor key"):
+        _ordered({"0" * 5000 + "/x": np.zeros(1)}, "f")
+    with pytest.raises(kerasish.FileFormatError, match="two tensors"):
+        _ordered({"0000/a": np.zeros(1), "00000/b": np.zeros(1)}, "f")
