@@ -429,18 +429,53 @@ class Trainer:
         self._state_vars = (tw, ntw)
         return fn
 
-    def _make_state(self, with_optimizer: bool) -> dict:
+    def _make_state(self) -> dict:
+        """The state of an evaluation or prediction (weights and fresh metric accumulators); training
+        starts from :meth:`_training_state`."""
         tw, ntw = self._state_vars
-        trainable = [v.value for v in tw]
-        state = {"trainable": trainable, "non_trainable": [v.value for v in ntw]}
-        if with_optimizer:
-            self._ensure_optimizer_state(tw, trainable)
-            if self._rng is None:
-                start = self._jitted_helper("rng_init", lambda seed: (jax.random.PRNGKey(seed), jnp.zeros((), jnp.int32)))
-                self._rng, self._step_count = start(np.uint32(next_seed()))
-            state.update(optimizer=self._opt_state, rng=self._rng, step=self._step_count)
-        state["metrics"] = self._metrics_init()
-        return state
+        return {"trainable": [v.value for v in tw], "non_trainable": [v.value for v in ntw],
+                "metrics": self._metrics_init()}
+
+    def _training_state(self) -> LiveState:
+        """The state ``fit`` and ``train_on_batch`` start from, bound to the model's variables.
+
+        Two jitted programs set it up: one, run only when the model has none yet, makes the
+        optimizer state, the dropout key and the step counter; the other, run at every fit,
+        copies the weights (the step donates its input buffers, which the variables must not
+        lose) and makes fresh metric accumulators. (Each program costs a trace and a lowering
+        even when the compilation cache holds it: on a warm start, set-up as one program per
+        piece took as long as loading the train step.)
+        """
+        tw, ntw = self._state_vars
+        partition = tuple(map(id, tw))
+        need_opt = self._opt_state is None or self._opt_partition != partition
+        need_rng = self._rng is None
+        trainable, non_trainable = [v.value for v in tw], [v.value for v in ntw]
+        if need_opt or need_rng:
+            def init(trainable, seed):
+                out = {"optimizer": self.optimizer_init(trainable)} if need_opt else {}
+                if need_rng:
+                    out["rng"], out["step"] = jax.random.PRNGKey(seed), jnp.zeros((), jnp.int32)
+                return out
+
+            out = self._jitted_helper(f"init-{need_opt}-{need_rng}", init)(
+                trainable, np.uint32(next_seed() if need_rng else 0))
+            if need_opt:
+                self._opt_state, self._opt_partition = out["optimizer"], partition
+            if need_rng:
+                self._rng, self._step_count = out["rng"], out["step"]
+
+        def start(trainable, non_trainable):
+            copy = lambda t: jax.tree.map(jnp.copy, t)
+            return copy(trainable), copy(non_trainable), self._compiled_metrics.init_state()
+
+        trainable, non_trainable, metrics = self._jitted_helper("start", start)(trainable, non_trainable)
+        state = {"trainable": trainable, "non_trainable": non_trainable, "metrics": metrics,
+                 "optimizer": self._opt_state, "rng": self._rng, "step": self._step_count}
+        live = LiveState(state, tw, ntw)
+        for v in tw + ntw:
+            v._bind(live)
+        return live
 
     # -- the optimizer state, during fit or between fits ------------------------------------------
     def _get_optimizer_state(self):
@@ -481,17 +516,6 @@ class Trainer:
 
     def _metrics_init(self) -> dict:
         return self._jitted_helper("metrics_init", self._compiled_metrics.init_state)()
-
-    def _bind(self, state: dict) -> LiveState:
-        tw, ntw = self._state_vars
-        # Copies: the step donates its input buffers, which the variables must not lose.
-        copy = self._jitted_helper("copy", lambda t: jax.tree.map(jnp.copy, t))
-        state = {**state, "trainable": copy(state["trainable"]),
-                 "non_trainable": copy(state["non_trainable"]) if state["non_trainable"] else []}
-        live = LiveState(state, tw, ntw)
-        for v in tw + ntw:
-            v._bind(live)
-        return live
 
     def _unbind(self, live: LiveState) -> None:
         tw, ntw = self._state_vars
@@ -570,7 +594,7 @@ class Trainer:
         train_fn = self._jitted("train")
         policy = self._steps_policy(data, callback_list,
                                     exact=any(getattr(cb, "requires_single_steps", False) for cb in cbs))
-        live = self._live = self._bind(self._make_state(with_optimizer=True))
+        live = self._live = self._training_state()
         rng = numpy_rng()
         self.stop_training = False
         self.history = history
@@ -585,13 +609,15 @@ class Trainer:
                               "its first batch; the resumed run trains on different batches than the "
                               "interrupted one would have. Pass a re-iterable dataset for an exact resume.",
                               stacklevel=2)
+            fresh_metrics = resume is None  # the set-up's accumulators serve the first epoch
             for epoch in range(resume.epoch if resume else initial_epoch, epochs):
                 start = 0
                 if resume is not None and resume.epoch == epoch and resume.batch > 0:
                     start = resume.batch  # mid-epoch: the same data order, the metric sums so far
                     live.state = {**live.state, "metrics": resume.metrics}
-                else:
+                elif not fresh_metrics:
                     live.state = {**live.state, "metrics": self._metrics_init()}
+                fresh_metrics = False
                 if resume is not None and resume.epoch == epoch and resume.shuffle_state is not None:
                     rng.bit_generator.state = resume.shuffle_state
                 shuffle_state = copy_shuffle_state(rng)  # before this epoch's order is drawn
@@ -783,7 +809,7 @@ class Trainer:
 
     def _run_evaluate(self, data, callbacks: CallbackList | None) -> dict:
         test_fn = self._jitted("test")
-        state = self._make_state(with_optimizer=False)
+        state = self._make_state()
         policy = self._inference_policy(data, "test")
         logs, step = None, 0
         if isinstance(data, adapters.ArrayData):
@@ -918,7 +944,7 @@ class Trainer:
         data = self._single_batch(x, y, sample_weight)
         self._check_batch_data(data.x, data.y)
         train_fn = self._jitted("train")
-        live = self._bind(self._make_state(with_optimizer=True))
+        live = self._training_state()
         try:
             batch = self._prepare_batch(data.x, data.y, data.sample_weight, class_weight)
             live.state, logs = train_fn(live.state, batch)
@@ -932,7 +958,7 @@ class Trainer:
         data = self._single_batch(x, y, sample_weight)
         self._check_batch_data(data.x, data.y, "test_step")
         test_fn = self._jitted("test")
-        _, logs = test_fn(self._make_state(with_optimizer=False),
+        _, logs = test_fn(self._make_state(),
                           self._prepare_batch(data.x, data.y, data.sample_weight, step="test_step"))
         return self._format_logs(logs, return_dict)
 

@@ -156,7 +156,9 @@ def _train_jaxpr(model, x, y):
 
     model.fit(x[:16], y[:16], batch_size=16, epochs=1, verbose=0)
     model._jitted("train")
-    state = model._make_state(True)
+    live = model._training_state()
+    model._unbind(live)
+    state = live.state
     batch = model._prepare_batch(x[:16], y[:16], None)
     return jax.make_jaxpr(model.train_step)(state, batch).jaxpr
 
