@@ -30,6 +30,7 @@ import jax
 import numpy as np
 
 from kerasish.errors import ConfigError, FileFormatError, InputError
+from kerasish.saving.files import fsync_directory
 
 FORMAT = "kerasish.export"
 FORMAT_VERSION = 1
@@ -155,23 +156,9 @@ def _write_directory(path: str, members: dict[str, bytes]) -> None:
             old = None
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _fsync_directory(parent)
+    fsync_directory(parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def _fsync_directory(directory: str) -> None:
-    """Make the rename durable (where the platform allows opening a directory)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class ExportedModel:
