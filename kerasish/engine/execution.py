@@ -71,8 +71,8 @@ class StackedLogs:
 class SlicedLogs(Mapping):
     """One batch's view of a fused call's stacked logs; nothing leaves the device until a value is read."""
 
-    def __init__(self, stacked, index: int):
-        self._stacked = stacked if isinstance(stacked, StackedLogs) else StackedLogs(stacked)
+    def __init__(self, stacked: StackedLogs, index: int):
+        self._stacked = stacked
         self._index = index
 
     def __getitem__(self, key):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 
-import jax
 import numpy as np
 
 
@@ -49,11 +48,6 @@ def set_random_seed(seed: int) -> None:
 def next_seed() -> int:
     """A fresh integer seed from the global stream."""
     return _STATE.next_seed()
-
-
-def next_key() -> jax.Array:
-    """A fresh PRNG key from the global stream."""
-    return jax.random.PRNGKey(next_seed())
 
 
 class HostRngs:
