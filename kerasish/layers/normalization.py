@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 from flax import nnx
 
@@ -140,3 +141,106 @@ class LayerNormalization(Layer):
                 "gamma_initializer": initializers.serialize(self.gamma_initializer),
                 "beta_regularizer": regularizers.serialize(self.beta_regularizer),
                 "gamma_regularizer": regularizers.serialize(self.gamma_regularizer)}
+
+
+class GroupNormalization(Layer):
+    """Group normalization (Keras defaults: 32 groups, epsilon 1e-3); ``groups=-1`` is instance normalization.
+
+    The math is ``nnx.GroupNorm``'s (statistics over each group's channels and all non-batch axes), with the
+    channel axis moved last around it when ``axis`` is another one. Weights: gamma, beta.
+    """
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(groups, bool) or not isinstance(groups, int) or (groups <= 0 and groups != -1):
+            raise ConfigError(f"GroupNormalization: groups must be a positive int (or -1 for instance "
+                              f"normalization), got groups={groups!r}.")
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise ConfigError(f"GroupNormalization: axis must be an int, got axis={axis!r}.")
+        self.groups = groups
+        self.axis = axis
+        self.epsilon = float(epsilon)
+        self.center, self.scale = center, scale
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+
+    def build(self, input_shape):
+        size = _axis_size(self, input_shape, self.axis)
+        if self.axis % len(input_shape) == 0:
+            raise InputError(f"Layer {self.name!r} (GroupNormalization): axis {self.axis} is the batch axis "
+                             f"of input shape {input_shape}.")
+        if self.groups == -1:
+            self.groups = size  # as Keras: the config then names the number of channels
+        if size < self.groups or size % self.groups:
+            raise InputError(f"Layer {self.name!r} (GroupNormalization): groups={self.groups} must divide the "
+                             f"{size} channels on axis {self.axis} (input shape {input_shape}).")
+        module = nnx.GroupNorm(size, num_groups=self.groups, epsilon=self.epsilon, use_bias=self.center,
+                               use_scale=self.scale, bias_init=self.beta_initializer,
+                               scale_init=self.gamma_initializer, use_fast_variance=False, rngs=host_rngs())
+        names = {}
+        if self.scale:
+            names["gamma"] = ("scale", True, self.gamma_regularizer)
+        if self.center:
+            names["beta"] = ("bias", True, self.beta_regularizer)
+        self._adopt_nnx(module, names)
+        self._size = size
+
+    def _check_input(self, input_shape):
+        if isinstance(input_shape, tuple) and -len(input_shape) <= self.axis < len(input_shape) \
+                and input_shape[self.axis] in (None, self._size):
+            return
+        raise InputError(f"Layer {self.name!r} (GroupNormalization) was built for {self._size} channels on "
+                         f"axis {self.axis}, got input shape {input_shape}.")
+
+    def call(self, inputs):
+        axis = self.axis % inputs.ndim
+        x = inputs if axis == inputs.ndim - 1 else jnp.moveaxis(inputs, axis, -1)
+        y = self._nnx_module()(x)
+        return y if axis == inputs.ndim - 1 else jnp.moveaxis(y, -1, axis)
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer)}
+
+
+class UnitNormalization(Layer):
+    """Scale each vector along ``axis`` (an int or a list of ints) to unit L2 norm, as ``keras.ops.normalize``:
+    ``x * min(rsqrt(sum(x**2)), 1e12)`` (an all-zero vector stays zero). No weights."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)) and axis and all(isinstance(a, int) and not isinstance(a, bool)
+                                                            for a in axis):
+            self.axis = list(axis)
+        elif isinstance(axis, int) and not isinstance(axis, bool):
+            self.axis = axis
+        else:
+            raise ConfigError(f"UnitNormalization: axis must be an int or a non-empty list of ints, got {axis!r}.")
+
+    def _axes(self):
+        return tuple(self.axis) if isinstance(self.axis, list) else (self.axis,)
+
+    def _check_input(self, input_shape):
+        n = len(input_shape) if isinstance(input_shape, tuple) else 0
+        for a in self._axes():
+            if not -n <= a < n:
+                raise InputError(f"Layer {self.name!r} (UnitNormalization): axis {self.axis} is out of range "
+                                 f"for input shape {input_shape}.")
+
+    def build(self, input_shape):
+        self._check_input(input_shape)
+
+    def call(self, inputs):
+        x = inputs if jnp.issubdtype(inputs.dtype, jnp.floating) else inputs.astype(self.dtype)
+        square_sum = jnp.sum(jnp.square(x), axis=self._axes(), keepdims=True)
+        return x * jnp.minimum(jax.lax.rsqrt(square_sum), 1e12)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
