@@ -322,12 +322,22 @@ class Trainer:
         return [scope.values[id(v)] for v in self._partition()[1]]
 
     def stateless_call(self, trainable: list, non_trainable: list, x, training: bool = False, rng=None,
-                       sample_mask=None, rng_step=None):
-        """Run the model as a pure function of variable values: returns ``(y_pred, new_non_trainable)``."""
+                       sample_mask=None, rng_step=None, return_losses: bool = False):
+        """Run the model as a pure function of variable values: returns ``(y_pred, new_non_trainable)``,
+        and with ``return_losses=True`` also the losses its layers added (e.g. ActivityRegularization)."""
         with self.stateless_scope(trainable, non_trainable, rng=rng, training=training,
                                   sample_mask=sample_mask, rng_step=rng_step) as scope:
             y = self(x, training=training)
+        if return_losses:
+            return y, self.new_non_trainable(scope), list(scope.losses)
         return y, self.new_non_trainable(scope)
+
+    @staticmethod
+    def _with_layer_losses(loss, layer_losses: list):
+        """The loss plus the losses layers added during the call (as Keras adds ``model.losses``)."""
+        for extra in layer_losses:
+            loss = loss + jnp.asarray(extra, loss.dtype)
+        return loss
 
     def compute_loss(self, trainable: list, y_true: list, y_pred, sample_weight: list, mask=None):
         """Total loss (with weight regularization) and per-output losses, as pure JAX.
@@ -377,10 +387,11 @@ class Trainer:
         def loss_fn(trainable):
             # Dropout and other stochastic layers draw from fold_in(rng, step): the key stays
             # fixed and is derived per step only when a layer asks for one.
-            y_pred, new_nt = self.stateless_call(trainable, state["non_trainable"], x, training=True,
-                                                 rng=state["rng"], rng_step=state["step"], sample_mask=mask)
+            y_pred, new_nt, layer_losses = self.stateless_call(
+                trainable, state["non_trainable"], x, training=True, rng=state["rng"], rng_step=state["step"],
+                sample_mask=mask, return_losses=True)
             loss, per_output = self.compute_loss(trainable, y, y_pred, sw, mask)
-            return loss, (y_pred, new_nt, per_output)
+            return self._with_layer_losses(loss, layer_losses), (y_pred, new_nt, per_output)
 
         (loss, (y_pred, new_nt, per_output)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["trainable"])
         trainable, opt_state = self.optimizer_apply(grads, state["optimizer"], state["trainable"])
@@ -394,8 +405,10 @@ class Trainer:
         """One evaluation step: updates only the metric state."""
         x, y, sw, *rest = batch
         mask = rest[0] if rest else None
-        y_pred, _ = self.stateless_call(state["trainable"], state["non_trainable"], x, training=False)
+        y_pred, _, layer_losses = self.stateless_call(state["trainable"], state["non_trainable"], x, training=False,
+                                                      sample_mask=mask, return_losses=True)
         loss, per_output = self.compute_loss(state["trainable"], y, y_pred, sw, mask)
+        loss = self._with_layer_losses(loss, layer_losses)
         metrics = self.update_metrics(state["metrics"], loss, per_output, y, y_pred, sw, _first_leaf(x).shape[0],
                                       mask)
         return {**state, "metrics": metrics}, self.compute_metrics(metrics)

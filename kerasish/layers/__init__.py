@@ -1,5 +1,6 @@
 """Keras-named layers."""
 
+from kerasish.layers.activation import ELU, Identity, LeakyReLU, PReLU, ReLU, Softmax
 from kerasish.layers.base import Layer
 from kerasish.layers.conv import Conv2D
 from kerasish.layers.core import (
@@ -13,20 +14,68 @@ from kerasish.layers.core import (
     Lambda,
     Reshape,
 )
-from kerasish.layers.merging import Add, Concatenate
-from kerasish.layers.normalization import BatchNormalization, LayerNormalization
+from kerasish.layers.merging import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
+from kerasish.layers.normalization import (
+    BatchNormalization,
+    GroupNormalization,
+    LayerNormalization,
+    UnitNormalization,
+)
 from kerasish.layers.pooling import (
+    AveragePooling1D,
     AveragePooling2D,
+    AveragePooling3D,
+    AvgPool1D,
     AvgPool2D,
+    AvgPool3D,
+    GlobalAveragePooling1D,
     GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
+    GlobalAvgPool1D,
     GlobalAvgPool2D,
+    GlobalAvgPool3D,
+    GlobalMaxPool1D,
+    GlobalMaxPool2D,
+    GlobalMaxPool3D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
+    MaxPool1D,
     MaxPool2D,
+    MaxPool3D,
+    MaxPooling1D,
     MaxPooling2D,
+    MaxPooling3D,
+)
+from kerasish.layers.regularization import (
+    ActivityRegularization,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+)
+from kerasish.layers.reshaping import (
+    Cropping1D,
+    Cropping2D,
+    Permute,
+    RepeatVector,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
 )
 from kerasish.layers.symbolic import KerasTensor
 
 __all__ = [
-    "Activation", "Add", "AveragePooling2D", "AvgPool2D", "BatchNormalization", "Concatenate", "Conv2D",
-    "Dense", "Dropout", "Embedding", "Flatten", "GlobalAveragePooling2D", "GlobalAvgPool2D", "Input",
-    "InputLayer", "KerasTensor", "Lambda", "Layer", "LayerNormalization", "MaxPool2D", "MaxPooling2D", "Reshape",
+    "ELU", "Activation", "ActivityRegularization", "Add", "Average", "AveragePooling1D", "AveragePooling2D",
+    "AveragePooling3D", "AvgPool1D", "AvgPool2D", "AvgPool3D", "BatchNormalization", "Concatenate", "Conv2D",
+    "Cropping1D", "Cropping2D", "Dense", "Dot", "Dropout", "Embedding", "Flatten", "GaussianDropout",
+    "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
+    "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D", "GlobalMaxPool1D", "GlobalMaxPool2D",
+    "GlobalMaxPool3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GroupNormalization",
+    "Identity", "Input", "InputLayer", "KerasTensor", "Lambda", "Layer", "LayerNormalization", "LeakyReLU",
+    "MaxPool1D", "MaxPool2D", "MaxPool3D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "Maximum", "Minimum",
+    "Multiply", "PReLU", "Permute", "ReLU", "RepeatVector", "Reshape", "Softmax", "SpatialDropout1D",
+    "SpatialDropout2D", "Subtract", "UnitNormalization", "UpSampling1D", "UpSampling2D", "ZeroPadding1D",
+    "ZeroPadding2D",
 ]

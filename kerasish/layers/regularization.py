@@ -145,44 +145,18 @@ class GaussianDropout(Layer):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
-@jax.custom_vjp
-def _activity_hook(x, row_weight, l1, l2):
-    """The identity, whose gradient adds the gradient of the activity penalty (see ActivityRegularization)."""
-    return x
-
-
-def _activity_hook_fwd(x, row_weight, l1, l2):
-    return x, (x, row_weight, l1, l2)
-
-
-def _activity_hook_bwd(res, g):
-    x, w, l1, l2 = res
-    scale = w.reshape(w.shape + (1,) * (x.ndim - 1)) / jnp.maximum(jnp.sum(w), 1.0)
-    extra = (l1 * jnp.sign(x) + 2.0 * l2 * x) * scale
-    return g + extra.astype(g.dtype), jnp.zeros_like(w), jnp.zeros_like(l1), jnp.zeros_like(l2)
-
-
-_activity_hook.defvjp(_activity_hook_fwd, _activity_hook_bwd)
-
-
 class ActivityRegularization(Layer):
     """The identity, with the activity penalty ``(l1 * sum|x| + l2 * sum x**2) / batch_size`` (Keras 3).
 
-    Keras 3 divides the penalty by the batch size and adds it to the training loss. Here the
-    penalty is recorded in the current ``StatelessScope``'s ``losses``, and, while the engine does
-    not sum those into the training loss, the layer's gradient carries it instead: the output is
-    the input, and its backward pass adds ``d penalty / d x`` to the incoming gradient, so every
-    weight before the layer is updated as if the penalty were in the loss (padded rows of a last
-    partial batch, per the scope's ``sample_mask``, count neither in the penalty nor in the batch
-    size). The reported loss value does not include the penalty. Set
-    ``ActivityRegularization.gradient_hook = False`` once the engine adds ``scope.losses`` to the loss.
+    The penalty goes to the current ``StatelessScope``'s ``losses``, which the default train
+    and test steps add to the loss (as Keras adds ``model.losses``). Padded rows of a last
+    partial batch (the scope's ``sample_mask``) count neither in the penalty nor in the
+    batch size.
 
     Args:
         l1: L1 factor, >= 0.
         l2: L2 factor, >= 0.
     """
-
-    gradient_hook = True
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -214,9 +188,7 @@ class ActivityRegularization(Layer):
             row_weight = jnp.ones((x.shape[0],), x.dtype)
         row_weight = jnp.asarray(row_weight, x.dtype)
         scope.losses.append(self.penalty(x, row_weight))
-        if not type(self).gradient_hook:
-            return inputs
-        return _activity_hook(x, row_weight, jnp.asarray(self.l1, x.dtype), jnp.asarray(self.l2, x.dtype))
+        return inputs
 
     def get_config(self):
         return {**super().get_config(), "l1": self.l1, "l2": self.l2}

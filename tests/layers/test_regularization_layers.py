@@ -156,8 +156,12 @@ def test_activity_regularization_trains_like_keras(batch_size):
     for m, mod in ((ours, kerasish), (theirs, keras)):
         m.compile(optimizer=mod.optimizers.SGD(learning_rate=0.1), loss="mse")
     x, y = rng.normal(size=(8, 3)).astype("float32"), rng.normal(size=(8, 2)).astype("float32")
-    ours.fit(x, y, batch_size=batch_size, epochs=2, shuffle=False, verbose=0)
-    theirs.fit(x, y, batch_size=batch_size, epochs=2, shuffle=False, verbose=0)
+    hist = ours.fit(x, y, batch_size=batch_size, epochs=2, shuffle=False, verbose=0)
+    their_hist = theirs.fit(x, y, batch_size=batch_size, epochs=2, shuffle=False, verbose=0)
+    # The reported loss holds the penalty too (the engine adds the layers' losses, as Keras).
+    np.testing.assert_allclose(hist.history["loss"], their_hist.history["loss"], rtol=1e-4)
+    np.testing.assert_allclose(ours.evaluate(x, y, batch_size=batch_size, verbose=0),
+                               theirs.evaluate(x, y, batch_size=batch_size, verbose=0), rtol=1e-4)
     after = ours.get_weights()
     for a, b in zip(after, theirs.get_weights()):
         assert_close(a, b, "weights after fit", atol=1e-5, rtol=1e-4)
