@@ -360,9 +360,16 @@ class Trainer:
         return self._tx.init(trainable)
 
     def optimizer_apply(self, grads: list, opt_state, trainable: list):
-        """One optimizer update: returns ``(new_trainable, new_opt_state)``."""
+        """One optimizer update: returns ``(new_trainable, new_opt_state)``.
+
+        A weight's constraint (e.g. ``kernel_constraint``) projects it after the update, as Keras does.
+        """
         updates, opt_state = self._tx.update(grads, opt_state, trainable)
-        return optax.apply_updates(trainable, updates), opt_state
+        new = optax.apply_updates(trainable, updates)
+        tw = self.trainable_weights
+        if len(tw) == len(new):
+            new = [v.constraint(w) if getattr(v, "constraint", None) is not None else w for v, w in zip(tw, new)]
+        return new, opt_state
 
     def update_metrics(self, metric_state, loss, per_output_loss, y_true: list, y_pred, sample_weight: list,
                        batch_size, mask=None):

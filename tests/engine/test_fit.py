@@ -357,3 +357,17 @@ def test_history_runs_after_user_callbacks_and_validation_calls_test_hooks():
     # History sees what a callback before it added to the epoch logs (as in Keras).
     assert hist.history["learning_rate"] == pytest.approx([0.1, 0.05])
     assert calls == ["begin", 0, ("end", ["loss"])] * 2
+
+
+def test_weight_constraints_apply_after_every_update():
+    from kerasish.layers.activation import PReLU
+
+    x, _ = _data()
+    clip = lambda w: jnp.clip(w, 0.1, 0.2)  # noqa: E731
+    model = kerasish.Sequential([kerasish.Input(shape=(4,)), layers.Dense(4), PReLU(alpha_initializer="ones",
+                                                                                    alpha_constraint=clip)])
+    model.compile(optimizer=kerasish.optimizers.SGD(0.5), loss="mse")
+    assert np.all(model.get_weights()[-1] == 1.0)  # the constraint acts on updates, not at creation (as Keras)
+    model.fit(x, -x, batch_size=16, epochs=1, verbose=0)
+    alpha = model.get_weights()[-1]
+    assert np.all((alpha >= 0.1) & (alpha <= 0.2)), alpha
