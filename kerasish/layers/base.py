@@ -134,7 +134,7 @@ class Layer:
         """Take a freshly initialized flax.nnx module's weights as this layer's variables.
 
         ``names`` maps each Keras weight name (in Keras's order) to
-        ``(nnx_attribute, trainable, regularizer)``. The module's math is reused at
+        ``(nnx_attribute, trainable, regularizer[, constraint])``. The module's math is reused at
         call time by :meth:`_nnx_module`, which rebuilds the module around the
         current variable values (a trace-time cost only under jit).
         """
@@ -144,8 +144,9 @@ class Layer:
         pure = nnx.to_pure_dict(state)
         self._nnx_graphdef = graphdef
         self._nnx_names = {}
-        for keras_name, (attr, trainable, reg) in names.items():
-            var = self._track_variable(Variable(pure[attr], keras_name, trainable, regularizers.get(reg)))
+        for keras_name, (attr, trainable, reg, *constraint) in names.items():
+            var = self._track_variable(Variable(pure[attr], keras_name, trainable, regularizers.get(reg),
+                                                constraint[0] if constraint else None))
             self._nnx_names[attr] = var
             object.__setattr__(self, keras_name, var)
         self._nnx_template = {k: v for k, v in pure.items() if k not in self._nnx_names}
