@@ -13,6 +13,8 @@ import pytest
 
 import kerasish
 from kerasish import layers
+from kerasish.errors import ConfigError
+from kerasish.layers import conv
 
 from .helpers import keras, run_layer_test
 
@@ -22,6 +24,12 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't
 NHWC = (2, 5, 5, 4)
 NCHW = (2, 4, 5, 5)
 ZEROS = {"kernel_initializer": "zeros"}
+DW_ZEROS = {"depthwise_initializer": "zeros"}
+SEP_ZEROS = {"depthwise_initializer": "zeros", "pointwise_initializer": "zeros"}
+# The new classes are exported by kerasish.layers separately; the registry finds them here meanwhile.
+CUSTOM = {c.__name__: c for c in (conv.Conv1D, conv.Conv3D, conv.Conv1DTranspose, conv.Conv2DTranspose,
+                                  conv.DepthwiseConv1D, conv.DepthwiseConv2D, conv.SeparableConv1D,
+                                  conv.SeparableConv2D)}
 
 
 # -- Conv2D --------------------------------------------------------------------------------------
@@ -112,3 +120,137 @@ def test_pooling_aliases():
 def test_global_average_pooling2d(kwargs, input_shape, out_shape):
     run_layer_test(layers.GlobalAveragePooling2D, kwargs, input_shape, expected_output_shape=out_shape,
                    expected_num_weights=0)
+
+
+# -- Conv1D / Conv3D -----------------------------------------------------------------------------
+NWC = (2, 7, 4)
+NDHWC = (2, 4, 5, 5, 4)
+
+
+@pytest.mark.parametrize("kwargs, input_shape, out_shape", [
+    ({"filters": 3, "kernel_size": 3}, NWC, (2, 5, 3)),
+    ({"filters": 3, "kernel_size": 3, "strides": 2, "padding": "same"}, NWC, (2, 4, 3)),
+    ({"filters": 3, "kernel_size": 3, "padding": "causal"}, NWC, (2, 7, 3)),
+    ({"filters": 3, "kernel_size": 3, "padding": "causal", "dilation_rate": 2}, NWC, (2, 7, 3)),
+    ({"filters": 4, "kernel_size": 2, "groups": 2, "dilation_rate": 3}, NWC, (2, 4, 4)),
+    ({"filters": 4, "kernel_size": 2, "groups": 4, "padding": "same", "use_bias": False}, NWC, (2, 7, 4)),
+    ({"filters": 3, "kernel_size": 3, "data_format": "channels_first", "activation": "tanh"}, (2, 4, 7), (2, 3, 5)),
+], ids=["valid", "same_s2", "causal", "causal_dilated", "groups_dilated", "depthwise_groups", "channels_first"])
+def test_conv1d(kwargs, input_shape, out_shape):
+    run_layer_test(conv.Conv1D, kwargs, input_shape, expected_output_shape=out_shape,
+                   expected_num_weights=2 if kwargs.get("use_bias", True) else 1, custom_objects=CUSTOM)
+
+
+@pytest.mark.parametrize("kwargs, input_shape, out_shape", [
+    ({"filters": 2, "kernel_size": 2, **ZEROS}, NDHWC, (2, 3, 4, 4, 2)),
+    ({"filters": 2, "kernel_size": (2, 3, 3), "strides": 2, "padding": "same", **ZEROS}, NDHWC, (2, 2, 3, 3, 2)),
+    ({"filters": 4, "kernel_size": 2, "groups": 2, "dilation_rate": (1, 2, 1), **ZEROS}, NDHWC, (2, 3, 3, 4, 4)),
+], ids=["valid", "same_s2", "groups_dilated"])
+def test_conv3d(kwargs, input_shape, out_shape):
+    run_layer_test(conv.Conv3D, kwargs, input_shape, expected_output_shape=out_shape, custom_objects=CUSTOM)
+
+
+def test_conv1d_causal_sees_only_the_past():
+    layer = conv.Conv1D(1, 3, padding="causal", use_bias=False, kernel_initializer="ones")
+    x = np.zeros((1, 6, 1), "float32")
+    x[0, 3, 0] = 1.0
+    y = np.asarray(layer(x))[0, :, 0]
+    np.testing.assert_array_equal(y, [0, 0, 0, 1, 1, 1])
+
+
+# -- transposed ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs, input_shape, out_shape", [
+    ({"filters": 3, "kernel_size": 3}, NWC, (2, 9, 3)),
+    ({"filters": 3, "kernel_size": 3, "strides": 2}, NWC, (2, 15, 3)),
+    ({"filters": 3, "kernel_size": 2, "strides": 3}, NWC, (2, 21, 3)),  # valid, stride > kernel
+    ({"filters": 3, "kernel_size": 3, "strides": 2, "padding": "same"}, NWC, (2, 14, 3)),
+    ({"filters": 3, "kernel_size": 4, "strides": 3, "padding": "same", "output_padding": 1}, NWC, (2, 19, 3)),
+    ({"filters": 3, "kernel_size": 3, "strides": 2, "output_padding": 1}, NWC, (2, 16, 3)),
+    ({"filters": 3, "kernel_size": 3, "dilation_rate": 2, "padding": "same"}, NWC, (2, 7, 3)),
+], ids=["valid", "valid_s2", "valid_s3_k2", "same_s2", "same_s3_outpad", "valid_s2_outpad", "dilated_same"])
+def test_conv1d_transpose(kwargs, input_shape, out_shape):
+    run_layer_test(conv.Conv1DTranspose, kwargs, input_shape, expected_output_shape=out_shape,
+                   custom_objects=CUSTOM)
+
+
+@pytest.mark.parametrize("kwargs, input_shape, out_shape", [
+    ({"filters": 3, "kernel_size": 3, **ZEROS}, NHWC, (2, 7, 7, 3)),
+    ({"filters": 3, "kernel_size": (3, 2), "strides": (2, 1), "padding": "same", **ZEROS}, NHWC, (2, 10, 5, 3)),
+    ({"filters": 3, "kernel_size": 3, "strides": 2, "output_padding": (1, 0), **ZEROS}, NHWC, (2, 12, 11, 3)),
+    ({"filters": 3, "kernel_size": 3, "dilation_rate": 2, "activation": "relu", **ZEROS}, NHWC, (2, 9, 9, 3)),
+    ({"filters": 3, "kernel_size": 3, "strides": 2, "padding": "same", "data_format": "channels_first",
+      "use_bias": False, **ZEROS}, NCHW, (2, 3, 10, 10)),
+], ids=["valid", "same_rect", "outpad", "dilated_relu", "channels_first_same"])
+def test_conv2d_transpose(kwargs, input_shape, out_shape):
+    run_layer_test(conv.Conv2DTranspose, kwargs, input_shape, expected_output_shape=out_shape,
+                   custom_objects=CUSTOM)
+
+
+def test_conv2d_transpose_kernel_layout_is_keras():
+    layer = conv.Conv2DTranspose(5, (3, 2))
+    layer(np.zeros(NHWC, "float32"))
+    assert [w.shape for w in layer.get_weights()] == [(3, 2, 5, 4), (5,)]
+    k = keras.layers.Conv2DTranspose(5, (3, 2))
+    k.build((None, 5, 5, 4))
+    assert [w.shape for w in layer.get_weights()] == [w.shape for w in k.get_weights()]
+
+
+# -- depthwise / separable -----------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs, input_shape, out_shape", [
+    ({"kernel_size": 3, **DW_ZEROS}, NHWC, (2, 3, 3, 4)),
+    ({"kernel_size": 3, "depth_multiplier": 2, "strides": 2, "padding": "same", **DW_ZEROS}, NHWC, (2, 3, 3, 8)),
+    ({"kernel_size": (3, 2), "depth_multiplier": 3, "dilation_rate": 2, **DW_ZEROS}, NHWC, (2, 1, 3, 12)),
+    ({"kernel_size": 3, "depth_multiplier": 2, "data_format": "channels_first", "use_bias": False, **DW_ZEROS},
+     NCHW, (2, 8, 3, 3)),
+], ids=["valid", "dm2_same_s2", "dm3_dilated", "channels_first"])
+def test_depthwise_conv2d(kwargs, input_shape, out_shape):
+    run_layer_test(conv.DepthwiseConv2D, kwargs, input_shape, expected_output_shape=out_shape,
+                   custom_objects=CUSTOM)
+
+
+def test_depthwise_conv1d():
+    run_layer_test(conv.DepthwiseConv1D, {"kernel_size": 3, "depth_multiplier": 2, "padding": "same"}, NWC,
+                   expected_output_shape=(2, 7, 8), custom_objects=CUSTOM)
+
+
+@pytest.mark.parametrize("kwargs, input_shape, out_shape", [
+    ({"filters": 5, "kernel_size": 3, **SEP_ZEROS}, NHWC, (2, 3, 3, 5)),
+    ({"filters": 5, "kernel_size": 3, "depth_multiplier": 2, "strides": 2, "padding": "same", **SEP_ZEROS},
+     NHWC, (2, 3, 3, 5)),
+    ({"filters": 5, "kernel_size": 2, "dilation_rate": 2, "use_bias": False, "activation": "relu", **SEP_ZEROS},
+     NHWC, (2, 3, 3, 5)),
+], ids=["valid", "dm2_same_s2", "dilated_relu"])
+def test_separable_conv2d(kwargs, input_shape, out_shape):
+    run_layer_test(conv.SeparableConv2D, kwargs, input_shape, expected_output_shape=out_shape,
+                   custom_objects=CUSTOM)
+
+
+@pytest.mark.parametrize("kwargs, out_shape", [
+    ({"filters": 5, "kernel_size": 3}, (2, 5, 5)),
+    ({"filters": 5, "kernel_size": 3, "depth_multiplier": 3, "strides": 2, "padding": "same"}, (2, 4, 5)),
+], ids=["valid", "dm3_same_s2"])
+def test_separable_conv1d(kwargs, out_shape):
+    run_layer_test(conv.SeparableConv1D, kwargs, NWC, expected_output_shape=out_shape, custom_objects=CUSTOM)
+
+
+# -- bad arguments -------------------------------------------------------------------------------
+@pytest.mark.parametrize("cls, kwargs, word", [
+    (conv.Conv2D, {"filters": 6, "kernel_size": 3, "groups": 4}, "groups"),
+    (conv.Conv1D, {"filters": 0, "kernel_size": 3}, "filters"),
+    (conv.Conv2D, {"filters": 2, "kernel_size": 3, "padding": "causal"}, "padding"),
+    (conv.Conv2D, {"filters": 2, "kernel_size": 3, "data_format": "channels_middle"}, "data_format"),
+    (conv.Conv3D, {"filters": 2, "kernel_size": (3, 3)}, "kernel_size"),
+    (conv.Conv1D, {"filters": 2, "kernel_size": 3, "strides": 2, "dilation_rate": 2}, "dilation_rate"),
+    (conv.Conv2DTranspose, {"filters": 2, "kernel_size": 3, "strides": 2, "output_padding": 2}, "output_padding"),
+    (conv.DepthwiseConv2D, {"kernel_size": 3, "depth_multiplier": 0}, "depth_multiplier"),
+    (conv.SeparableConv2D, {"filters": 2, "kernel_size": 3, "padding": "causal"}, "padding"),
+    (conv.Conv2D, {"filters": 2, "kernel_size": 3, "strides": 0}, "strides"),
+])
+def test_bad_arguments_raise_config_error(cls, kwargs, word):
+    with pytest.raises(ConfigError, match=word):
+        cls(**kwargs)
+
+
+def test_groups_must_divide_input_channels():
+    with pytest.raises(ValueError, match="groups"):
+        conv.Conv2D(6, 3, groups=3)(np.zeros(NHWC, "float32"))
