@@ -186,6 +186,15 @@ def test_conv2d_transpose(kwargs, input_shape, out_shape):
                    custom_objects=CUSTOM)
 
 
+@pytest.mark.parametrize("kwargs, out_shape", [
+    ({"filters": 2, "kernel_size": 2, **ZEROS}, (2, 5, 6, 6, 2)),
+    ({"filters": 2, "kernel_size": (2, 3, 3), "strides": (1, 2, 2), "padding": "same", **ZEROS}, (2, 4, 10, 10, 2)),
+], ids=["valid", "same_s2"])
+def test_conv3d_transpose(kwargs, out_shape):
+    run_layer_test(conv.Conv3DTranspose, kwargs, NDHWC, expected_output_shape=out_shape,
+                   custom_objects={**CUSTOM, "Conv3DTranspose": conv.Conv3DTranspose})
+
+
 def test_conv2d_transpose_kernel_layout_is_keras():
     layer = conv.Conv2DTranspose(5, (3, 2))
     layer(np.zeros(NHWC, "float32"))
