@@ -3,6 +3,7 @@
 from kerasish import (
     activations,
     callbacks,
+    constraints,
     errors,
     export,
     initializers,
@@ -29,6 +30,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConfigError", "FileFormatError", "Functional", "Input", "InputError", "KerasTensor", "KerasishError", "Layer", "Model",
-    "NotBuiltError", "NotCompiledError", "Sequential", "activations", "callbacks", "errors", "export", "initializers",
+    "NotBuiltError", "NotCompiledError", "Sequential", "activations", "callbacks", "constraints", "errors", "export", "initializers",
     "layers", "losses", "metrics", "optimizers", "regularizers", "saving", "utils",
 ]

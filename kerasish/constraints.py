@@ -158,3 +158,11 @@ __all__ = [
     "max_norm", "non_neg", "unit_norm", "min_max_norm",
     "get", "serialize", "deserialize", "EPSILON",
 ]
+
+
+def get_argument(owner: str, argument: str, identifier):
+    """:func:`get` for a layer argument: an error names the layer and the argument."""
+    try:
+        return get(identifier)
+    except ConfigError as err:
+        raise ConfigError(f"{owner}: {argument}: {err}") from None

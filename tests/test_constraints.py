@@ -112,3 +112,27 @@ def test_serialize_round_trip(c):
 def test_deserialize_unknown_class():
     with pytest.raises(ConfigError, match="MaxNorm"):
         constraints.deserialize({"class_name": "Nope", "config": {}})
+
+
+def test_layer_constraints_train_like_keras():
+    # Same weights, same SGD steps: Keras applies each weight's constraint after every update.
+    import kerasish
+
+    def build(mod):
+        return mod.Sequential([mod.Input(shape=(6,)),
+                               mod.layers.Dense(5, kernel_constraint="max_norm", bias_constraint="non_neg"),
+                               mod.layers.Dense(2, kernel_constraint=mod.constraints.UnitNorm(axis=0))])
+
+    rng = np.random.default_rng(0)
+    ours, theirs = build(kerasish), build(keras)
+    weights = [rng.normal(size=w.shape).astype("float32") * 3 for w in theirs.get_weights()]
+    x, y = rng.normal(size=(32, 6)).astype("float32"), rng.normal(size=(32, 2)).astype("float32")
+    for m, mod in ((ours, kerasish), (theirs, keras)):
+        m.set_weights(weights)
+        m.compile(optimizer=mod.optimizers.SGD(0.05), loss="mse")
+        m.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert np.linalg.norm(ours.get_weights()[0], axis=0).max() <= 2 + 1e-5
+    config = ours.layers[0].get_config()
+    assert config["kernel_constraint"]["class_name"] == "MaxNorm"

@@ -7,7 +7,7 @@ import numbers
 import jax
 import jax.numpy as jnp
 
-from kerasish import initializers, regularizers
+from kerasish import constraints, initializers, regularizers
 from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer
 
@@ -82,7 +82,7 @@ class PReLU(Layer):
 
     Args:
         alpha_initializer / alpha_regularizer: for the ``alpha`` weight.
-        alpha_constraint: ``None`` or a callable (stored on the weight; see the module notes).
+        alpha_constraint: a constraint name or object (applied after each update), or None.
         shared_axes: an int or a list of ints >= 1.
     """
 
@@ -91,9 +91,7 @@ class PReLU(Layer):
         super().__init__(**kwargs)
         self.alpha_initializer = initializers.get(alpha_initializer)
         self.alpha_regularizer = regularizers.get(alpha_regularizer)
-        if alpha_constraint is not None and not callable(alpha_constraint):
-            raise ConfigError(f"PReLU: alpha_constraint must be None or a callable, got {alpha_constraint!r}.")
-        self.alpha_constraint = alpha_constraint
+        self.alpha_constraint = constraints.get_argument("PReLU", "alpha_constraint", alpha_constraint)
         if shared_axes is None:
             self.shared_axes = None
         else:
@@ -133,10 +131,9 @@ class PReLU(Layer):
         return jax.nn.relu(x) - self.alpha.value * jax.nn.relu(-x)
 
     def get_config(self):
-        constraint = self.alpha_constraint
         return {**super().get_config(), "alpha_initializer": initializers.serialize(self.alpha_initializer),
                 "alpha_regularizer": regularizers.serialize(self.alpha_regularizer),
-                "alpha_constraint": None if constraint is None else getattr(constraint, "__name__", repr(constraint)),
+                "alpha_constraint": constraints.serialize(self.alpha_constraint),
                 "shared_axes": self.shared_axes}
 
 

@@ -7,7 +7,7 @@ import math
 import jax.numpy as jnp
 from flax import nnx
 
-from kerasish import activations, initializers, regularizers
+from kerasish import activations, constraints, initializers, regularizers
 from kerasish.backend import current_scope
 from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer
@@ -63,12 +63,14 @@ class Dense(Layer):
         use_bias: whether to add a bias.
         kernel_initializer / bias_initializer: names or initializers (Keras defaults).
         kernel_regularizer / bias_regularizer: names or regularizers.
+        kernel_constraint / bias_constraint: names or constraints, applied after each update.
 
     Input shape: ``(batch, ..., input_dim)``. Output shape: ``(batch, ..., units)``.
     """
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(units, int) or units <= 0:
             raise ConfigError(f"Dense: units must be a positive integer, got {units!r}.")
@@ -79,14 +81,16 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get_argument("Dense", "kernel_constraint", kernel_constraint)
+        self.bias_constraint = constraints.get_argument("Dense", "bias_constraint", bias_constraint)
 
     def build(self, input_shape):
         in_dim = _last_dim(self, input_shape)
         module = nnx.Linear(in_dim, self.units, use_bias=self.use_bias, kernel_init=self.kernel_initializer,
                             bias_init=self.bias_initializer, rngs=_rngs())
-        names = {"kernel": ("kernel", True, self.kernel_regularizer)}
+        names = {"kernel": ("kernel", True, self.kernel_regularizer, self.kernel_constraint)}
         if self.use_bias:
-            names["bias"] = ("bias", True, self.bias_regularizer)
+            names["bias"] = ("bias", True, self.bias_regularizer, self.bias_constraint)
         self._adopt_nnx(module, names)
         self.input_dim = in_dim
 
@@ -106,7 +110,9 @@ class Dense(Layer):
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
                 "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint)}
 
 
 class Activation(Layer):
@@ -234,12 +240,14 @@ class Embedding(Layer):
     """
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
-                 mask_zero=False, **kwargs):
+                 embeddings_constraint=None, mask_zero=False, **kwargs):
         super().__init__(**kwargs)
         self.input_dim = int(input_dim)
         self.output_dim = int(output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = constraints.get_argument("Embedding", "embeddings_constraint",
+                                                                embeddings_constraint)
         if mask_zero:
             raise ConfigError("Embedding: mask_zero=True needs masking support, which is not built yet.")
         self.mask_zero = mask_zero
@@ -247,7 +255,8 @@ class Embedding(Layer):
     def build(self, input_shape):
         module = nnx.Embed(self.input_dim, self.output_dim, embedding_init=self.embeddings_initializer,
                            rngs=_rngs())
-        self._adopt_nnx(module, {"embeddings": ("embedding", True, self.embeddings_regularizer)})
+        self._adopt_nnx(module, {"embeddings": ("embedding", True, self.embeddings_regularizer,
+                                                self.embeddings_constraint)})
 
     def call(self, inputs):
         if not jnp.issubdtype(inputs.dtype, jnp.integer):
@@ -258,6 +267,7 @@ class Embedding(Layer):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
                 "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+                "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
                 "mask_zero": self.mask_zero}
 
 
