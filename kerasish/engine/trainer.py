@@ -360,16 +360,15 @@ class Trainer:
         return self._tx.init(trainable)
 
     def optimizer_apply(self, grads: list, opt_state, trainable: list):
-        """One optimizer update: returns ``(new_trainable, new_opt_state)``.
-
-        A weight's constraint (e.g. ``kernel_constraint``) projects it after the update, as Keras does.
-        """
+        """One optimizer update: returns ``(new_trainable, new_opt_state)``."""
         updates, opt_state = self._tx.update(grads, opt_state, trainable)
-        new = optax.apply_updates(trainable, updates)
-        tw = self.trainable_weights
-        if len(tw) == len(new):
-            new = [v.constraint(w) if getattr(v, "constraint", None) is not None else w for v, w in zip(tw, new)]
-        return new, opt_state
+        return optax.apply_updates(trainable, updates), opt_state
+
+    def apply_constraints(self, trainable: list) -> list:
+        """Each trainable weight's constraint (e.g. ``kernel_constraint``) applied to its new value, as
+        Keras does after every update; ``trainable`` is the full list, in ``trainable_weights`` order."""
+        return [v.constraint(w) if getattr(v, "constraint", None) is not None else w
+                for v, w in zip(self._partition()[0], trainable)]
 
     def update_metrics(self, metric_state, loss, per_output_loss, y_true: list, y_pred, sample_weight: list,
                        batch_size, mask=None):
@@ -402,6 +401,7 @@ class Trainer:
 
         (loss, (y_pred, new_nt, per_output)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["trainable"])
         trainable, opt_state = self.optimizer_apply(grads, state["optimizer"], state["trainable"])
+        trainable = self.apply_constraints(trainable)
         metrics = self.update_metrics(state["metrics"], loss, per_output, y, y_pred, sw, _first_leaf(x).shape[0],
                                       mask)
         new_state = {**state, "trainable": trainable, "non_trainable": new_nt, "optimizer": opt_state,
