@@ -130,7 +130,7 @@ def test_layer_input_mismatch_names_the_layer():
 def test_bad_layer_arguments():
     with pytest.raises(ConfigError, match="units must be a positive integer"):
         layers.Dense(0)
-    with pytest.raises(ConfigError, match="padding must be 'valid' or 'same'"):
+    with pytest.raises(ConfigError, match=r"Conv2D: padding must be one of \['valid', 'same'\], got 'full'"):
         layers.Conv2D(4, 3, padding="full")
     with pytest.raises(ConfigError, match=r"unexpected keyword argument\(s\) \['unit'\]"):
         layers.Dense(3, unit=4)
