@@ -83,7 +83,8 @@ class _Merge(Layer):
         return self._merge(inputs)
 
     def _merge(self, inputs):
-        raise NotImplementedError
+        """Combine the rank-aligned inputs; each merging layer overrides this."""
+        raise NotImplementedError(f"{type(self).__name__}: merging layers override _merge(inputs).")
 
 
 def _broadcast(layer, a: tuple, b: tuple, input_shapes) -> tuple:
