@@ -35,6 +35,8 @@ class ReLU(Layer):
         threshold: the threshold; >= 0.
     """
 
+    supports_masking = True
+
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
         self.max_value = _number("ReLU", "max_value", max_value, allow_none=True)
@@ -62,6 +64,8 @@ class ReLU(Layer):
 class LeakyReLU(Layer):
     """Leaky ReLU: ``x`` for ``x >= 0``, ``negative_slope * x`` otherwise (Keras default 0.3)."""
 
+    supports_masking = True
+
     def __init__(self, negative_slope=0.3, **kwargs):
         super().__init__(**kwargs)
         self.negative_slope = _number("LeakyReLU", "negative_slope", negative_slope)
@@ -85,6 +89,8 @@ class PReLU(Layer):
         alpha_constraint: a constraint name or object (applied after each update), or None.
         shared_axes: an int or a list of ints >= 1.
     """
+
+    supports_masking = True
 
     def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None,
                  shared_axes=None, **kwargs):
@@ -140,6 +146,8 @@ class PReLU(Layer):
 class ELU(Layer):
     """Exponential linear unit: ``x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` otherwise."""
 
+    supports_masking = True
+
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         self.alpha = _number("ELU", "alpha", alpha, minimum=None)
@@ -162,6 +170,8 @@ class Softmax(Layer):
     where > 0.5 means kept) is false, the input is replaced by a large negative number before
     the softmax and the output is 0, as Keras 3.
     """
+
+    supports_masking = True
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
@@ -192,6 +202,8 @@ class Softmax(Layer):
 
 class Identity(Layer):
     """Returns its inputs unchanged."""
+
+    supports_masking = True
 
     def call(self, inputs):
         return inputs

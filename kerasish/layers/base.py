@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import inspect
 import re
+import warnings
 from typing import Any
 
 import jax
@@ -14,6 +15,7 @@ import numpy as np
 from kerasish import initializers, regularizers
 from kerasish.backend import StatelessScope, Variable, current_scope
 from kerasish.errors import ConfigError, InputError, NotBuiltError
+from kerasish.layers.masking import get_mask, get_masks, set_masks
 from kerasish.layers.symbolic import KerasTensor, Node, any_symbolic, is_keras_tensor, to_spec
 from kerasish.utils.random import next_host_key
 
@@ -56,7 +58,14 @@ class Layer:
         trainable: whether the layer's weights are updated by training.
         dtype: the dtype of the weights (float32 by default).
         input_shape: on the first layer of a ``Sequential``, the shape of one sample.
+
+    Masks: a layer with ``supports_masking = True`` passes its input's mask on; one whose
+    ``call`` declares ``mask`` receives it (and ``<arg>_mask`` arguments, such as
+    MultiHeadAttention's ``query_mask``, receive the masks of ``<arg>``); ``compute_mask``
+    decides the output's mask (see ``kerasish.layers.masking``).
     """
+
+    supports_masking = False
 
     def __init__(self, *, name: str | None = None, trainable: bool = True, dtype=None, **kwargs):
         object.__setattr__(self, "_layers", [])
@@ -86,6 +95,11 @@ class Layer:
         except (TypeError, ValueError):
             params = {}
         self._call_has_training = "training" in params
+        self._call_has_mask = "mask" in params
+        # query_mask <- the mask of the array given as `query`, and so on.
+        self._call_arg_masks = {p[:-len("_mask")]: p for p in params
+                                if p.endswith("_mask") and p[:-len("_mask")] in params}
+        self._call_arg_names = [p for p in params if p not in ("self", "args", "kwargs")]
 
     # -- attribute tracking: sublayers assigned as attributes are part of the layer --------
     def __setattr__(self, name: str, value: Any) -> None:
@@ -253,6 +267,37 @@ class Layer:
         self.built = True
         self._build_shape = input_shape
 
+    def compute_mask(self, inputs, mask=None):
+        """The output mask for ``inputs`` carrying ``mask`` (override); by default, ``mask``
+        passes through when ``supports_masking`` and is dropped otherwise."""
+        return mask if self.supports_masking else None
+
+    def _with_masks(self, args: tuple, kwargs: dict) -> tuple[dict, Any]:
+        """Fill ``mask=``/``<arg>_mask=`` from the masks the inputs carry; returns the kwargs and the input mask."""
+        if "mask" in kwargs:
+            mask = kwargs["mask"]
+            if not self._call_has_mask:
+                kwargs = {k: v for k, v in kwargs.items() if k != "mask"}
+        else:
+            mask = get_masks(args[0])
+            if mask is not None and self._call_has_mask:
+                kwargs = {**kwargs, "mask": mask}
+        if self._call_arg_masks:
+            bound = dict(zip(self._call_arg_names, args))
+            bound.update(kwargs)
+            for arg, mask_arg in self._call_arg_masks.items():
+                if kwargs.get(mask_arg) is None and bound.get(arg) is not None:
+                    m = get_mask(bound[arg])
+                    if m is not None:
+                        kwargs = {**kwargs, mask_arg: m}
+        return kwargs, mask
+
+    def _warn_mask_dropped(self) -> None:
+        if not getattr(self, "_warned_mask", False):
+            object.__setattr__(self, "_warned_mask", True)
+            warnings.warn(f"Layer {self.name!r} ({type(self).__name__}) got an input with a mask but does not "
+                          "support masking: the mask stops here and later layers will not see it.", stacklevel=3)
+
     def _resolve_training(self, kwargs: dict) -> dict:
         if self._call_has_training:
             if kwargs.get("training") is None:
@@ -274,7 +319,12 @@ class Layer:
             self._maybe_build(shape_of(inputs))
         else:
             self._check_input(shape_of(inputs))
+        kwargs, mask = self._with_masks(args, kwargs)
+        if mask is not None and not (self.supports_masking or self._call_has_mask
+                                     or type(self).compute_mask is not Layer.compute_mask):
+            self._warn_mask_dropped()
         out = self.call(*args, **self._resolve_training(kwargs))
+        set_masks(out, self.compute_mask(inputs, mask))
         # Remembered for summary() of subclassed models (free under jit: it runs at trace time).
         object.__setattr__(self, "_last_output_shape", jax.tree.map(
             lambda o: (None,) + tuple(o.shape[1:]) if hasattr(o, "shape") else None, out))
@@ -294,6 +344,8 @@ class Layer:
             for i, a in zip(positions, arrays):
                 filled[i] = a
             a2, k2 = jax.tree.unflatten(treedef, filled)
+            if not self._call_has_mask:
+                k2 = {k: v for k, v in k2.items() if k != "mask"}
             with StatelessScope({}, rng=jax.random.PRNGKey(0), training=False):
                 return self.call(*a2, **self._resolve_training(k2))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from kerasish import activations, constraints, initializers, regularizers
@@ -68,6 +69,8 @@ class Dense(Layer):
     Input shape: ``(batch, ..., input_dim)``. Output shape: ``(batch, ..., units)``.
     """
 
+    supports_masking = True
+
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
@@ -118,6 +121,8 @@ class Dense(Layer):
 class Activation(Layer):
     """Applies an activation function by name or callable."""
 
+    supports_masking = True
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -137,6 +142,8 @@ class Dropout(Layer):
         noise_shape: shape of the keep mask, broadcast over the input (``None`` dims take the input's).
         seed: accepted for Keras compatibility; keys come from the model's RNG stream.
     """
+
+    supports_masking = True
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -237,6 +244,8 @@ class Embedding(Layer):
         input_dim: vocabulary size (largest index + 1).
         output_dim: embedding size.
         embeddings_initializer: Keras default ``"uniform"`` (±0.05).
+        mask_zero: index 0 is padding: the output carries a ``(batch, steps)`` mask that is
+            False there, which masking-aware layers downstream (LSTM, attention, pooling) use.
     """
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
@@ -248,15 +257,16 @@ class Embedding(Layer):
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.embeddings_constraint = constraints.get_argument("Embedding", "embeddings_constraint",
                                                                 embeddings_constraint)
-        if mask_zero:
-            raise ConfigError("Embedding: mask_zero=True needs masking support, which is not built yet.")
-        self.mask_zero = mask_zero
+        self.mask_zero = bool(mask_zero)
 
     def build(self, input_shape):
         module = nnx.Embed(self.input_dim, self.output_dim, embedding_init=self.embeddings_initializer,
                            rngs=_rngs())
         self._adopt_nnx(module, {"embeddings": ("embedding", True, self.embeddings_regularizer,
                                                 self.embeddings_constraint)})
+
+    def compute_mask(self, inputs, mask=None):
+        return jnp.not_equal(inputs, 0) if self.mask_zero else None
 
     def call(self, inputs):
         if not jnp.issubdtype(inputs.dtype, jnp.integer):
@@ -271,3 +281,43 @@ class Embedding(Layer):
                 "mask_zero": self.mask_zero}
 
 
+
+
+class Masking(Layer):
+    """Masks the timesteps whose features all equal ``mask_value``, and zeroes them.
+
+    Args:
+        mask_value: the padding value; a timestep is masked when every feature equals it.
+
+    Input ``(batch, steps, features...)``; the output carries a ``(batch, steps)`` mask.
+    """
+
+    supports_masking = True
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float, np.number)):
+            raise ConfigError(f"Masking: mask_value must be a number, got {mask_value!r}.")
+        self.mask_value = float(mask_value)
+
+    def _check_input(self, input_shape):
+        if not isinstance(input_shape, tuple) or len(input_shape) < 2:
+            raise InputError(f"Layer {self.name!r} (Masking) expects (batch, steps, ...) inputs, got shape "
+                             f"{input_shape}.")
+
+    def build(self, input_shape):
+        self._check_input(input_shape)
+
+    def _keep(self, inputs):
+        axes = tuple(range(2, inputs.ndim))
+        return jnp.any(inputs != self.mask_value, axis=axes) if axes else inputs != self.mask_value
+
+    def compute_mask(self, inputs, mask=None):
+        return self._keep(inputs)
+
+    def call(self, inputs):
+        keep = self._keep(inputs)
+        return jnp.where(keep.reshape(keep.shape + (1,) * (inputs.ndim - keep.ndim)), inputs, 0).astype(inputs.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}

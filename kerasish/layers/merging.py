@@ -41,6 +41,18 @@ class Concatenate(Layer):
     def call(self, inputs):
         return jnp.concatenate(list(inputs), axis=self.axis)
 
+    def compute_mask(self, inputs, mask=None):
+        """As Keras: each mask is broadcast over its input's remaining axes (an input without a mask
+        counts as all True), the masks are concatenated along ``axis``, and a position of the output
+        is kept when any feature at it is: masks join along a time axis and combine with OR otherwise."""
+        if mask is None or all(m is None for m in mask):
+            return None
+        full = []
+        for x, m in zip(inputs, mask):
+            m = jnp.ones(x.shape, bool) if m is None else jnp.asarray(m, bool)
+            full.append(jnp.broadcast_to(m.reshape(m.shape + (1,) * (x.ndim - m.ndim)), x.shape))
+        return jnp.any(jnp.concatenate(full, axis=self.axis), axis=-1)
+
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
 
@@ -81,6 +93,17 @@ class _Merge(Layer):
         rank = max(x.ndim for x in inputs)
         inputs = [x.reshape(x.shape[:1] + (1,) * (rank - x.ndim) + x.shape[1:]) for x in inputs]
         return self._merge(inputs)
+
+    def compute_mask(self, inputs, mask=None):
+        """As Keras: the steps that any input has (logical OR), or no mask unless every input has one."""
+        if not isinstance(mask, (list, tuple)):
+            return mask
+        if any(m is None for m in mask):
+            return None
+        out = jnp.asarray(mask[0], bool)
+        for m in mask[1:]:
+            out = jnp.logical_or(out, m)
+        return out
 
     def _merge(self, inputs):
         """Combine the rank-aligned inputs; each merging layer overrides this."""

@@ -31,6 +31,8 @@ class BatchNormalization(Layer):
     Weights: gamma, beta, moving_mean, moving_variance.
     """
 
+    supports_masking = True
+
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
                  moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None, **kwargs):
@@ -104,6 +106,8 @@ class BatchNormalization(Layer):
 class LayerNormalization(Layer):
     """Layer normalization over one axis (Keras default epsilon 1e-3). Weights: gamma, beta."""
 
+    supports_masking = True
+
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, **kwargs):
         super().__init__(**kwargs)
@@ -149,6 +153,8 @@ class GroupNormalization(Layer):
     The math is ``nnx.GroupNorm``'s (statistics over each group's channels and all non-batch axes), with the
     channel axis moved last around it when ``axis`` is another one. Weights: gamma, beta.
     """
+
+    supports_masking = True
 
     def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, **kwargs):
@@ -213,6 +219,8 @@ class GroupNormalization(Layer):
 class UnitNormalization(Layer):
     """Scale each vector along ``axis`` (an int or a list of ints) to unit L2 norm, as ``keras.ops.normalize``:
     ``x * min(rsqrt(sum(x**2)), 1e12)`` (an all-zero vector stays zero). No weights."""
+
+    supports_masking = True
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)

@@ -43,6 +43,7 @@ def _next_key(layer: Layer):
 
 class _SpatialDropout(Layer):
     _rank = 3
+    supports_masking = True
 
     def __init__(self, rate, data_format=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -107,6 +108,8 @@ class SpatialDropout2D(_SpatialDropout):
 class GaussianNoise(Layer):
     """Adds zero-mean Gaussian noise of standard deviation ``stddev`` (in [0, 1], as Keras) when training."""
 
+    supports_masking = True
+
     def __init__(self, stddev, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.stddev = _rate("GaussianNoise", "stddev", stddev, high_inclusive=True)
@@ -128,6 +131,8 @@ class GaussianDropout(Layer):
     Args:
         rate: in [0, 1) (Keras also accepts 1, which gives infinite noise).
     """
+
+    supports_masking = True
 
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -157,6 +162,8 @@ class ActivityRegularization(Layer):
         l1: L1 factor, >= 0.
         l2: L2 factor, >= 0.
     """
+
+    supports_masking = True
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         super().__init__(**kwargs)
