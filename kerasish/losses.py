@@ -348,10 +348,17 @@ class Loss:
         return None
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> jax.Array:
+        """The reduced loss. A mask that ``y_pred`` carries (a masked sequence output, see
+        ``kerasish.layers.Masking``) leaves its masked steps out, as in Keras."""
+        from kerasish.layers.masking import get_mask
+
+        pred_mask = get_mask(y_pred)
         y_true = jnp.asarray(y_true).astype(self.dtype)
         y_pred = jnp.asarray(y_pred).astype(self.dtype)
         values = self.call(y_true, y_pred).astype(self.dtype)
         mask = self.compute_mask(y_true, y_pred)
+        if pred_mask is not None and pred_mask.shape == values.shape:
+            mask = pred_mask if mask is None else jnp.logical_and(mask, pred_mask)
         return reduce_weighted_values(values, sample_weight, mask, self.reduction)
 
     def get_config(self) -> dict[str, Any]:

@@ -161,7 +161,18 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def update_state(self, state: State, y_true, y_pred, sample_weight=None) -> State:
-        return self._accumulate(state, self.fn(y_true, y_pred, **self._fn_kwargs), sample_weight)
+        from kerasish.layers.masking import get_mask
+
+        mask = get_mask(y_pred)  # masked steps of a sequence output do not count, as in Keras
+        values = self.fn(y_true, y_pred, **self._fn_kwargs)
+        if mask is not None and jnp.shape(mask) == jnp.shape(values):
+            mask = jnp.asarray(mask).astype(self.dtype)
+            if sample_weight is None:
+                sample_weight = mask
+            else:
+                mask, sample_weight = losses_lib._align_weights(mask, jnp.asarray(sample_weight, self.dtype))
+                sample_weight = sample_weight * mask
+        return self._accumulate(state, values, sample_weight)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -320,11 +320,13 @@ class Layer:
         else:
             self._check_input(shape_of(inputs))
         kwargs, mask = self._with_masks(args, kwargs)
-        if mask is not None and not (self.supports_masking or self._call_has_mask
-                                     or type(self).compute_mask is not Layer.compute_mask):
-            self._warn_mask_dropped()
         out = self.call(*args, **self._resolve_training(kwargs))
-        set_masks(out, self.compute_mask(inputs, mask))
+        leaves = jax.tree.leaves(out)
+        if not (leaves and all(get_mask(o) is not None for o in leaves)):  # a model's inner layers set it
+            if mask is not None and not (self.supports_masking or self._call_has_mask
+                                         or type(self).compute_mask is not Layer.compute_mask):
+                self._warn_mask_dropped()
+            set_masks(out, self.compute_mask(inputs, mask))
         # Remembered for summary() of subclassed models (free under jit: it runs at trace time).
         object.__setattr__(self, "_last_output_shape", jax.tree.map(
             lambda o: (None,) + tuple(o.shape[1:]) if hasattr(o, "shape") else None, out))

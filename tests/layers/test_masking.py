@@ -156,3 +156,32 @@ def test_masking_config_round_trip():
     clone = layers.Masking.from_config(m.get_config())
     assert clone.mask_value == -1.0 and clone.name == "pad"
     assert layers.Embedding(V, 4, mask_zero=True).get_config()["mask_zero"] is True
+
+
+def test_loss_and_metrics_leave_masked_steps_out_as_keras():
+    """A per-step classifier on padded sequences: Keras 3 counts only the real steps in the loss and metrics."""
+    x = padded_tokens(4)
+    y = np.random.default_rng(5).integers(0, 3, size=x.shape).astype("int32")
+
+    def build(lib):
+        return lib.Sequential([lib.Input((T,), dtype="int32"), lib.layers.Embedding(V, 4, mask_zero=True),
+                               lib.layers.Dense(3, activation="softmax")])
+
+    k, m = build(keras), build(kerasish)
+    copy_weights(m, k)
+    for model in (k, m):
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    ours = m.evaluate(x, y, batch_size=5, verbose=0, return_dict=True)
+    theirs = k.evaluate(x, y, batch_size=5, verbose=0, return_dict=True)
+    assert_close(ours["loss"], theirs["loss"], "loss")
+    assert_close(ours["accuracy"], theirs["accuracy"], "accuracy")
+    plain = build(kerasish)
+    plain.layers[0].mask_zero = False
+    copy_weights(plain, k)
+    plain.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    assert abs(plain.evaluate(x, y, batch_size=5, verbose=0) - ours["loss"]) > 1e-4, "the mask changed nothing"
+    # training steps see the same masked loss: one SGD step matches Keras's
+    k.fit(x, y, batch_size=5, epochs=1, verbose=0, shuffle=False)
+    m.fit(x, y, batch_size=5, epochs=1, verbose=0, shuffle=False)
+    for a, b in zip(m.get_weights(), k.get_weights()):
+        assert_close(a, b, "weights after one masked SGD step")
