@@ -4,6 +4,7 @@ from kerasish import (
     activations,
     callbacks,
     constraints,
+    datasets,
     errors,
     export,
     initializers,
@@ -30,6 +31,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConfigError", "FileFormatError", "Functional", "Input", "InputError", "KerasTensor", "KerasishError", "Layer", "Model",
-    "NotBuiltError", "NotCompiledError", "Sequential", "activations", "callbacks", "constraints", "errors", "export", "initializers",
+    "NotBuiltError", "NotCompiledError", "Sequential", "activations", "callbacks", "constraints", "datasets", "errors", "export", "initializers",
     "layers", "losses", "metrics", "optimizers", "regularizers", "saving", "utils",
 ]
