@@ -1,23 +1,87 @@
-"""Data adapters: NumPy/JAX arrays (and structures of them) or Python iterables of batches.
+"""Data adapters: every kind of input that fit/evaluate/predict take.
+
+* NumPy/JAX arrays, torch tensors, pandas ``DataFrame``/``Series`` (and lists/dicts of
+  them): :class:`ArrayData`, batched and shuffled by index. A DataFrame becomes one
+  ``(N, C)`` array (all its columns, in order; never split by column name: for a model
+  with named inputs pass a dict such as ``{"a": df[["a"]], "b": df[["b", "c"]]}``); a
+  Series becomes an ``(N,)`` array. ``validation_split`` takes the last rows.
+* :class:`kerasish.utils.PyDataset`: :class:`PyDatasetData`, batches by index, fetched
+  by ``workers`` threads when asked, ``on_epoch_begin``/``on_epoch_end`` called per pass.
+* ``grain.MapDataset`` / ``grain.IterDataset`` / ``grain.DataLoader``, torch ``DataLoader``, and any Python
+  generator or iterable: :class:`IterableData`. Every element must already be a batch:
+  ``(x, y[, sample_weight])`` (``x`` alone for predict), as in Keras; a re-iterable
+  dataset starts again each epoch, a one-shot generator continues.
 
 Everything is checked on the host before any compute: numeric dtypes, matching
-sample counts, non-empty data, optionally finite values.
+sample counts, non-empty data, optionally finite values. grain, pandas and torch are
+never imported here: an object can only be one of theirs if its module is loaded.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import sys
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import jax
 import numpy as np
 
 from kerasish.errors import InputError
+from kerasish.utils.py_dataset import PyDataset
+
+
+def _loaded_isinstance(x, module: str, *names: str) -> bool:
+    """isinstance against ``module.name`` classes, only if that module is already imported."""
+    mod = sys.modules.get(module)
+    if mod is None:
+        return False
+    classes = tuple(c for c in (getattr(mod, n, None) for n in names) if isinstance(c, type))
+    return bool(classes) and isinstance(x, classes)
+
+
+def is_pandas(x) -> bool:
+    return _loaded_isinstance(x, "pandas", "DataFrame", "Series")
+
+
+def is_grain_dataset(x) -> bool:
+    return _loaded_isinstance(x, "grain", "MapDataset", "IterDataset", "DataLoader")
+
+
+def is_torch_dataloader(x) -> bool:
+    return _loaded_isinstance(x, "torch.utils.data", "DataLoader")
 
 
 def is_array(x) -> bool:
-    return isinstance(x, (np.ndarray, jax.Array)) or (hasattr(x, "shape") and hasattr(x, "dtype"))
+    return isinstance(x, (np.ndarray, jax.Array)) or is_pandas(x) or (hasattr(x, "shape") and hasattr(x, "dtype"))
+
+
+def describe(x) -> str:
+    """A readable name for the kind of data ``x`` is (for error messages)."""
+    if isinstance(x, PyDataset):
+        return f"a PyDataset ({type(x).__name__})"
+    if is_grain_dataset(x):
+        return f"a grain dataset ({type(x).__name__})"
+    if is_torch_dataloader(x):
+        return "a torch DataLoader"
+    if isinstance(x, Iterator):
+        return f"a generator/iterator ({type(x).__name__})"
+    return f"a {type(x).__name__}"
+
+
+def _pandas_to_numpy(x, prefix: str) -> np.ndarray:
+    pd = sys.modules["pandas"]
+    if isinstance(x, pd.DataFrame):
+        bad = [f"{c!r} ({t})" for c, t in x.dtypes.items() if getattr(t, "kind", "O") not in "biuf"]
+        if bad:
+            raise InputError(f"{prefix} is a DataFrame with non-numeric column(s) {', '.join(bad)}; "
+                             "encode or drop them first.")
+        return x.to_numpy()
+    if getattr(x.dtype, "kind", "O") not in "biuf":
+        raise InputError(f"{prefix} is a Series {x.name!r} of non-numeric dtype {x.dtype}.")
+    return x.to_numpy()
 
 
 def is_array_struct(x) -> bool:
@@ -52,6 +116,10 @@ def to_numpy_struct(x, prefix: str, check_finite: bool = False):
         return {k: to_numpy_struct(v, f"{prefix}[{k!r}]", check_finite) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [to_numpy_struct(v, f"{prefix}[{i}]", check_finite) for i, v in enumerate(x)]
+    if is_pandas(x):
+        x = _pandas_to_numpy(x, prefix)
+    elif _loaded_isinstance(x, "torch", "Tensor"):
+        x = x.detach().cpu().numpy()
     try:
         arr = np.asarray(x)
     except Exception as exc:  # noqa: BLE001 - any conversion failure is bad input
@@ -113,6 +181,9 @@ class ArrayData:
     def first_x(self):
         return self.x
 
+    def on_epoch_end(self) -> None:
+        """Called by the loops after each pass over the data."""
+
     def batches(self, rng: np.random.Generator | None = None) -> Iterator[tuple]:
         order = rng.permutation(self.n) if (self.shuffle and rng is not None) else None
         for step, start in enumerate(range(0, self.n, self.batch_size)):
@@ -127,6 +198,11 @@ def split_validation(x, y, sample_weight, fraction: float):
     """Keras's validation_split: the last ``fraction`` of the samples, taken before any shuffling."""
     if not 0.0 < fraction < 1.0:
         raise InputError(f"validation_split must be in (0, 1), got {fraction!r}.")
+    if not is_array_struct(x):
+        raise InputError(f"validation_split is only supported for array inputs, but x is {describe(x)}; "
+                         "give validation_data instead.")
+    x, y = to_numpy_struct(x, "x"), to_numpy_struct(y, "y")
+    sample_weight = to_numpy_struct(sample_weight, "sample_weight")
     named = named_leaves(x, "x") + named_leaves(y, "y") + named_leaves(sample_weight, "sample_weight")
     n = num_samples([(name, np.asarray(a)) for name, a in named])
     split = int(n * (1.0 - fraction))
@@ -141,8 +217,14 @@ def split_validation(x, y, sample_weight, fraction: float):
                                                                        part(sample_weight, tail))
 
 
-def unpack_batch(item, allow_x_only: bool):
-    """``(x, y[, sample_weight])`` from one item of an iterable."""
+def unpack_batch(item, allow_x_only: bool, where: str = "A data batch", lists: bool = False):
+    """``(x, y[, sample_weight])`` from one item of an iterable.
+
+    ``lists``: a list is a batch tuple too (PyDataset, grain and torch batches, as Keras).
+    """
+    kind = type(item).__name__
+    if lists and isinstance(item, list):
+        item = tuple(item)
     if isinstance(item, tuple):
         if len(item) == 1:
             return item[0], None, None
@@ -150,10 +232,10 @@ def unpack_batch(item, allow_x_only: bool):
             return item[0], item[1], None
         if len(item) == 3:
             return item
-        raise InputError(f"A data batch must be (x,), (x, y) or (x, y, sample_weight); got a tuple of {len(item)}.")
+        raise InputError(f"{where} must be (x,), (x, y) or (x, y, sample_weight); got a {kind} of {len(item)} items.")
     if allow_x_only:
         return item, None, None
-    raise InputError(f"A data batch must be a tuple (x, y[, sample_weight]), got {type(item).__name__}.")
+    raise InputError(f"{where} must be a tuple (x, y[, sample_weight]), got {type(item).__name__}.")
 
 
 class IterableData:
@@ -164,8 +246,10 @@ class IterableData:
     """
 
     def __init__(self, data: Iterable, steps: int | None = None, allow_x_only: bool = False,
-                 check_finite: bool = False):
+                 check_finite: bool = False, source: str = "A data batch", lists: bool = False):
         self.data = data
+        self.source = source
+        self.lists = lists
         self._steps = steps
         self.allow_x_only = allow_x_only
         self.check_finite = check_finite
@@ -179,12 +263,16 @@ class IterableData:
         if self._steps is not None:
             return self._steps
         try:
-            return len(self.data)  # type: ignore[arg-type]
+            n = len(self.data)  # type: ignore[arg-type]
         except TypeError:
             return None
+        return None if n >= sys.maxsize else n  # a repeated grain dataset reports sys.maxsize
+
+    def on_epoch_end(self) -> None:
+        """Called by the loops after each pass over the data."""
 
     def _convert(self, item):
-        x, y, sw = unpack_batch(item, self.allow_x_only)
+        x, y, sw = unpack_batch(item, self.allow_x_only, self.source, self.lists)
         x = to_numpy_struct(x, "x", self.check_finite)
         y = to_numpy_struct(y, "y", self.check_finite)
         sw = to_numpy_struct(sw, "sample_weight", self.check_finite)
@@ -225,11 +313,110 @@ class IterableData:
             yield batch
 
 
+class PyDatasetData(IterableData):
+    """Batches from a :class:`kerasish.utils.PyDataset`, by index.
+
+    ``shuffle`` (fit's) visits a finite dataset's batches in a new order each epoch, drawn
+    from the generator passed to :meth:`batches`. With ``workers > 1`` a thread pool
+    fetches up to ``max_queue_size`` batches ahead, delivered in order. An infinite
+    dataset (``num_batches`` None) needs ``steps``; its indices continue across epochs.
+    """
+
+    def __init__(self, dataset: PyDataset, steps: int | None = None, allow_x_only: bool = False,
+                 check_finite: bool = False, shuffle: bool = False):
+        name = type(dataset).__name__
+        super().__init__(dataset, steps, allow_x_only, check_finite, source=f"{name}[0]", lists=True)
+        try:
+            n = dataset.num_batches
+        except NotImplementedError as exc:
+            raise InputError(str(exc)) from None
+        if n is not None and (not isinstance(n, (int, np.integer)) or n < 0):
+            raise InputError(f"{name}.num_batches (len) must be a non-negative integer or None, got {n!r}.")
+        if n == 0:
+            raise InputError(f"The data is empty: {name} has 0 batches.")
+        if n is None and steps is None:
+            raise InputError(f"{name} is infinite (num_batches is None): give steps_per_epoch (fit) or steps.")
+        self.num_batches = None if n is None else int(n)
+        self.shuffle = shuffle and n is not None
+        self._next_index = 0  # where an infinite dataset continues
+        self._in_epoch = False
+
+    @property
+    def steps(self) -> int:
+        if self.num_batches is None:
+            return int(self._steps)
+        return self.num_batches if self._steps is None else min(self.num_batches, int(self._steps))
+
+    def _get(self, index: int):
+        try:
+            return self.data[index]
+        except InputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - re-raised with the index named
+            raise InputError(f"{type(self.data).__name__}.__getitem__({index}) raised "
+                             f"{type(exc).__name__}: {exc}") from exc
+
+    def _convert_at(self, index: int, item):
+        self.source = f"{type(self.data).__name__}[{index}]"
+        return self._convert(item)
+
+    def peek(self) -> tuple:
+        return self._convert_at(0, self._get(0))
+
+    def _indices(self, rng) -> list[int]:
+        if self.num_batches is None:
+            start, self._next_index = self._next_index, self._next_index + self.steps
+            return list(range(start, start + self.steps))
+        order = rng.permutation(self.num_batches) if (self.shuffle and rng is not None) else range(self.num_batches)
+        return [int(i) for i in order[:self.steps]]
+
+    def batches(self, rng=None) -> Iterator[tuple]:
+        indices = self._indices(rng)
+        if not self._in_epoch:
+            self._in_epoch = True
+            self.data.on_epoch_begin()
+        workers = self.data.workers
+        if workers <= 1:
+            for i in indices:
+                yield self._convert_at(i, self._get(i))
+            return
+        pool = ThreadPoolExecutor(workers, thread_name_prefix=f"{type(self.data).__name__}-worker")
+        pending: list = []
+        try:
+            ahead = max(1, self.data.max_queue_size)
+            feed = iter(indices)
+            for i in itertools.islice(feed, ahead):
+                pending.append((i, pool.submit(self._get, i)))
+            while pending:
+                i, future = pending.pop(0)
+                item = future.result()
+                nxt = next(feed, None)
+                if nxt is not None:
+                    pending.append((nxt, pool.submit(self._get, nxt)))
+                yield self._convert_at(i, item)
+        finally:
+            for _, future in pending:
+                future.cancel()
+            pool.shutdown(wait=True)  # no fetch runs on while on_epoch_end changes the dataset
+
+    def on_epoch_end(self) -> None:
+        self._in_epoch = False
+        self.data.on_epoch_end()
+
+
 def make_data(x, y=None, sample_weight=None, batch_size=None, shuffle=False, steps=None, allow_x_only=False,
               check_finite=False):
-    """ArrayData for arrays, IterableData for generators/iterables; InputError for anything else."""
+    """ArrayData for arrays (and pandas), PyDatasetData for a PyDataset, IterableData for grain datasets,
+    torch DataLoaders and other iterables of batches; InputError for anything else."""
     if x is None:
         raise InputError("No data: x is None.")
+    if isinstance(x, PyDataset) or is_grain_dataset(x) or is_torch_dataloader(x):
+        for arg, value in (("y", y), ("sample_weight", sample_weight)):
+            if value is not None:
+                raise InputError(f"x is {describe(x)}, so {arg} must be None: its batches carry {arg}.")
+        if isinstance(x, PyDataset):
+            return PyDatasetData(x, steps, allow_x_only, check_finite, shuffle)
+        return IterableData(x, steps, allow_x_only, check_finite, source=f"A batch of {describe(x)}", lists=True)
     if is_array_struct(x):
         if y is not None and not is_array_struct(y):
             raise InputError(f"y must be an array or a list/dict of arrays when x is, got {type(y).__name__}.")
@@ -238,8 +425,10 @@ def make_data(x, y=None, sample_weight=None, batch_size=None, shuffle=False, ste
             data.max_steps = int(steps)
         return data
     if isinstance(x, Iterable) and not isinstance(x, (str, bytes)):
-        if y is not None:
-            raise InputError("When x is a generator or iterable of batches, y must be None (the batches carry y).")
+        for arg, value in (("y", y), ("sample_weight", sample_weight)):
+            if value is not None:
+                raise InputError(f"When x is a generator or iterable of batches, {arg} must be None "
+                                 f"(the batches carry {arg}).")
         return IterableData(x, steps, allow_x_only, check_finite)
     raise InputError(f"Unsupported type for x: {type(x).__name__}. Give NumPy/JAX arrays (or lists/dicts of them) "
                      "or a generator of (x, y[, sample_weight]) batches.")

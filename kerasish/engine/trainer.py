@@ -583,8 +583,6 @@ class Trainer:
         if not isinstance(epochs, int) or epochs < 0:
             raise InputError(f"epochs must be a non-negative integer, got {epochs!r}.")
         if validation_split and validation_data is None:
-            if not adapters.is_array_struct(x):
-                raise InputError("validation_split is only supported for array inputs; use validation_data.")
             (x, y, sample_weight), validation_data = adapters.split_validation(x, y, sample_weight, validation_split)
         data = adapters.make_data(x, y, sample_weight, batch_size, shuffle, steps_per_epoch,
                                   check_finite=check_finite)
@@ -649,6 +647,7 @@ class Trainer:
                 callback_list.call("on_epoch_begin", epoch, {})
                 logs = self._train_epoch(data, rng, live, callback_list, class_weight, policy, train_fn,
                                          start_step=start, after_call=after_call)
+                data.on_epoch_end()  # e.g. a PyDataset's hook, before validation (as Keras)
                 if logs is None:
                     warnings.warn("Your input ran out of data: training stopped.", stacklevel=2)
                     break
@@ -714,7 +713,7 @@ class Trainer:
         wants_begin = callbacks.wants("on_train_batch_begin")
         wants_end = callbacks.wants("on_train_batch_end")
         calls = self._array_calls(data, rng, class_weight, policy, start_step=start_step) \
-            if isinstance(data, adapters.ArrayData) else self._iterable_calls(data, class_weight, policy, start_step)
+            if isinstance(data, adapters.ArrayData) else self._iterable_calls(data, class_weight, policy, start_step, rng)
         step, logs = start_step, None
         for batch, n_steps, fused in calls:
             if wants_begin:
@@ -773,9 +772,9 @@ class Trainer:
                 yield batch, 1, False
             step += k
 
-    def _iterable_calls(self, data, class_weight, policy: AutoSteps, start_step: int = 0):
+    def _iterable_calls(self, data, class_weight, policy: AutoSteps, start_step: int = 0, rng=None):
         """``(batch, n_steps, fused)`` per call over a stream of batches (the first ``start_step`` skipped)."""
-        batches = iter(data.batches())
+        batches = iter(data.batches(rng))
         for _ in itertools.islice(batches, start_step):
             pass
         first = True
@@ -859,6 +858,7 @@ class Trainer:
                 for i, item_logs in enumerate(batch_logs):
                     callbacks.call("on_test_batch_end", step + i, item_logs)
             step += n_steps
+        data.on_epoch_end()
         self._remember(data, "test", policy)
         if logs is None:
             raise InputError("evaluate() got no batches.")
@@ -923,6 +923,7 @@ class Trainer:
             for i in range(n_batches):
                 cbl.call("on_predict_batch_end", step + i, {"outputs": out})
             step += n_batches
+        data.on_epoch_end()
         self._remember(data, "predict", policy)
         if not outputs:
             raise InputError("predict() got no batches.")
