@@ -14,7 +14,7 @@ import numpy as np
 
 from kerasish import initializers, regularizers
 from kerasish.backend import StatelessScope, Variable, current_scope
-from kerasish.errors import ConfigError, InputError, NotBuiltError
+from kerasish.errors import ConfigError, InputError, KerasishError, NotBuiltError
 from kerasish.layers.masking import get_mask, get_masks, set_masks
 from kerasish.layers.symbolic import KerasTensor, Node, any_symbolic, is_keras_tensor, to_spec
 from kerasish.utils.random import next_host_key
@@ -31,7 +31,7 @@ def unique_name(prefix: str) -> str:
 
 def to_snake_case(name: str) -> str:
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()  # Conv2D -> conv2d, as Keras
 
 
 _BASE_KWARGS = ("input_shape", "batch_input_shape", "batch_size", "input_dim")
@@ -58,6 +58,9 @@ class Layer:
         trainable: whether the layer's weights are updated by training.
         dtype: the dtype of the weights (float32 by default).
         input_shape: on the first layer of a ``Sequential``, the shape of one sample.
+        activity_regularizer: a regularizer applied to the layer's outputs in training and test
+            steps; the penalty (divided by the batch size, padded rows of a partial batch left out,
+            as Keras) is added to the loss.
 
     Masks: a layer with ``supports_masking = True`` passes its input's mask on; one whose
     ``call`` declares ``mask`` receives it (and ``<arg>_mask`` arguments, such as
@@ -67,7 +70,8 @@ class Layer:
 
     supports_masking = False
 
-    def __init__(self, *, name: str | None = None, trainable: bool = True, dtype=None, **kwargs):
+    def __init__(self, *, name: str | None = None, trainable: bool = True, dtype=None, activity_regularizer=None,
+                 **kwargs):
         object.__setattr__(self, "_layers", [])
         object.__setattr__(self, "_tracking", True)
         unknown = set(kwargs) - set(_BASE_KWARGS)
@@ -76,6 +80,11 @@ class Layer:
                 f"{type(self).__name__} got unexpected keyword argument(s) {sorted(unknown)}."
             )
         self.name = name or unique_name(to_snake_case(type(self).__name__))
+        try:
+            self.activity_regularizer = regularizers.get(activity_regularizer)
+        except KerasishError as e:
+            raise ConfigError(f"{type(self).__name__}: invalid activity_regularizer {activity_regularizer!r}: {e}") \
+                from None
         self._trainable = bool(trainable)
         self.dtype = jnp.dtype(dtype or "float32")
         self.built = False
@@ -292,6 +301,22 @@ class Layer:
                         kwargs = {**kwargs, mask_arg: m}
         return kwargs, mask
 
+    def _add_activity_penalty(self, outputs) -> None:
+        scope = current_scope()
+        if scope is None:  # an eager call outside any step: there is no loss to add to
+            return
+        for out in jax.tree.leaves(outputs):
+            x = jnp.asarray(out)
+            if x.ndim == 0:
+                scope.losses.append(self.activity_regularizer(x))
+                continue
+            w = scope.sample_mask
+            if w is None or jnp.shape(w) != (x.shape[0],):
+                w = jnp.ones((x.shape[0],), x.dtype)
+            w = jnp.asarray(w, x.dtype)
+            rows = x * w.reshape(w.shape + (1,) * (x.ndim - 1))
+            scope.losses.append(self.activity_regularizer(rows) / jnp.maximum(jnp.sum(w), 1.0))
+
     def _warn_mask_dropped(self) -> None:
         if not getattr(self, "_warned_mask", False):
             object.__setattr__(self, "_warned_mask", True)
@@ -327,6 +352,8 @@ class Layer:
                                          or type(self).compute_mask is not Layer.compute_mask):
                 self._warn_mask_dropped()
             set_masks(out, self.compute_mask(inputs, mask))
+        if self.activity_regularizer is not None:
+            self._add_activity_penalty(out)
         # Remembered for summary() of subclassed models (free under jit: it runs at trace time).
         object.__setattr__(self, "_last_output_shape", jax.tree.map(
             lambda o: (None,) + tuple(o.shape[1:]) if hasattr(o, "shape") else None, out))
@@ -397,6 +424,8 @@ class Layer:
     # -- config ----------------------------------------------------------------------------
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = list(self._batch_input_shape)
         return config

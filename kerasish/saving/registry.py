@@ -148,7 +148,6 @@ def resolve_class(name, custom_objects: dict | None = None) -> type:
 def deserialize_layer(entry: dict, custom_objects: dict | None = None):
     """A new layer from ``{"class_name": ..., "config": ...}``; classes come from the registry or custom_objects."""
     from kerasish.layers.core import Lambda
-    from kerasish.models.model import Model
 
     if not isinstance(entry, dict):
         raise ConfigError(f"A layer entry must be a dict with 'class_name' and 'config', got {type(entry).__name__}.")
@@ -171,7 +170,7 @@ def deserialize_layer(entry: dict, custom_objects: dict | None = None):
             raise ConfigError(f"Lambda layer {config.get('name')!r} wraps function {function!r}: "
                               "kerasish never deserializes code, so pass custom_objects={name: function}.")
         config["function"] = fn
-    if issubclass(cls, Model) and _accepts_custom_objects(cls.from_config):
+    if _accepts_custom_objects(cls.from_config):
         # Nested models pass custom_objects on to their own layers.
         return cls.from_config(config, custom_objects=custom_objects)
     return cls.from_config(config)
