@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from flax import nnx
 from jax import lax
 
-from kerasish import activations, initializers, regularizers
+from kerasish import activations, constraints, initializers, regularizers
 from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer
 from kerasish.utils.random import host_rngs
@@ -64,6 +64,14 @@ def _positive_tuple(value, n: int, name: str, layer: str) -> tuple[int, ...]:
     return out
 
 
+def regularizer_argument(owner: str, argument: str, identifier):
+    """``regularizers.get`` for a layer argument: an error names the layer and the argument."""
+    try:
+        return regularizers.get(identifier)
+    except ConfigError as err:
+        raise ConfigError(f"{owner}: {argument}: {err}") from None
+
+
 def _dimension_numbers(rank: int):
     spatial = "DHW"[3 - rank:] if rank <= 3 else None
     return ("N" + spatial + "C", spatial + "IO", "N" + spatial + "C")
@@ -76,7 +84,7 @@ class _ConvBase(Layer):
     paddings = ("valid", "same")
 
     def _init_common(self, kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
-                     bias_initializer, bias_regularizer):
+                     bias_initializer, bias_regularizer, bias_constraint):
         cls = type(self).__name__
         self.kernel_size = _positive_tuple(kernel_size, self.rank, "kernel_size", cls)
         self.strides = _positive_tuple(strides, self.rank, "strides", cls)
@@ -89,7 +97,8 @@ class _ConvBase(Layer):
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.bias_regularizer = regularizer_argument(cls, "bias_regularizer", bias_regularizer)
+        self.bias_constraint = constraints.get_argument(cls, "bias_constraint", bias_constraint)
 
     def _channels(self, input_shape):
         if not isinstance(input_shape, tuple) or len(input_shape) != self.rank + 2:
@@ -129,7 +138,8 @@ class _ConvBase(Layer):
                 "data_format": self.data_format, "dilation_rate": list(self.dilation_rate),
                 "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
                 "bias_initializer": initializers.serialize(self.bias_initializer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "bias_constraint": constraints.serialize(self.bias_constraint)}
 
 
 class _Conv(_ConvBase):
@@ -143,15 +153,16 @@ class _Conv(_ConvBase):
         data_format: ``"channels_last"`` (default) or ``"channels_first"``.
         dilation_rate: int or tuple (strides and dilation cannot both exceed 1, as in Keras).
         groups: number of channel groups; divides ``filters`` and the input channels.
-        activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer:
-            as in :class:`Dense`.
+        activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
+            kernel_constraint, bias_constraint: as in :class:`Dense`.
 
     Kernel shape ``(k..., in_channels // groups, filters)``, as Keras.
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
         self.filters = _positive_int(filters, "filters", cls)
@@ -159,11 +170,12 @@ class _Conv(_ConvBase):
         if filters % self.groups:
             raise ConfigError(f"{cls}: filters ({filters}) must be divisible by groups ({groups}).")
         self._init_common(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
-                          bias_initializer, bias_regularizer)
+                          bias_initializer, bias_regularizer, bias_constraint)
         if self.padding == "causal" and self.data_format != "channels_last":
             raise ConfigError(f"{cls}: padding='causal' needs data_format='channels_last'.")
         self.kernel_initializer = initializers.get(kernel_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.kernel_regularizer = regularizer_argument(cls, "kernel_regularizer", kernel_regularizer)
+        self.kernel_constraint = constraints.get_argument(cls, "kernel_constraint", kernel_constraint)
 
     def build(self, input_shape):
         channels = self._channels(input_shape)
@@ -176,9 +188,9 @@ class _Conv(_ConvBase):
                           feature_group_count=self.groups, use_bias=self.use_bias,
                           kernel_init=self.kernel_initializer, bias_init=self.bias_initializer,
                           rngs=host_rngs())
-        names = {"kernel": ("kernel", True, self.kernel_regularizer)}
+        names = {"kernel": ("kernel", True, self.kernel_regularizer, self.kernel_constraint)}
         if self.use_bias:
-            names["bias"] = ("bias", True, self.bias_regularizer)
+            names["bias"] = ("bias", True, self.bias_regularizer, self.bias_constraint)
         self._adopt_nnx(module, names)
         self.input_channels = channels
 
@@ -188,7 +200,8 @@ class _Conv(_ConvBase):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, **self._common_config(), "groups": self.groups,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer)}
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint)}
 
 
 class Conv1D(_Conv):
@@ -215,18 +228,19 @@ class _ConvTranspose(_ConvBase):
 
     Args:
         filters, kernel_size, strides, padding (``"valid"``/``"same"``), data_format, dilation_rate,
-            activation, use_bias, initializers and regularizers: as in :class:`Conv2D`.
+            activation, use_bias, initializers, regularizers and constraints: as in :class:`Conv2D`.
         output_padding: None (Keras's default output size) or int/tuple, each below its stride.
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, data_format=None,
                  dilation_rate=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
         self.filters = _positive_int(filters, "filters", cls)
         self._init_common(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
-                          bias_initializer, bias_regularizer)
+                          bias_initializer, bias_regularizer, bias_constraint)
         if output_padding is None:
             self.output_padding = None
         else:
@@ -235,15 +249,17 @@ class _ConvTranspose(_ConvBase):
                 raise ConfigError(f"{cls}: output_padding ({output_padding!r}) must be non-negative and smaller "
                                   f"than strides ({self.strides}).")
         self.kernel_initializer = initializers.get(kernel_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.kernel_regularizer = regularizer_argument(cls, "kernel_regularizer", kernel_regularizer)
+        self.kernel_constraint = constraints.get_argument(cls, "kernel_constraint", kernel_constraint)
 
     def build(self, input_shape):
         channels = self._channels(input_shape)
         self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, channels),
-                                      self.kernel_initializer, regularizer=self.kernel_regularizer)
+                                      self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
-                                        regularizer=self.bias_regularizer)
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         self.input_channels = channels
 
     def _transpose_padding(self):
@@ -271,7 +287,8 @@ class _ConvTranspose(_ConvBase):
         return {**super().get_config(), "filters": self.filters, **self._common_config(),
                 "output_padding": None if self.output_padding is None else list(self.output_padding),
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer)}
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint)}
 
 
 class Conv1DTranspose(_ConvTranspose):
@@ -303,27 +320,31 @@ def _depthwise(x, kernel, strides, padding, dilation, rank):
 class _DepthwiseConv(_ConvBase):
     """Depthwise convolution: each input channel convolved with ``depth_multiplier`` filters of its own.
 
-    Weights, as Keras: ``kernel`` ``(k..., in_channels, depth_multiplier)`` and ``bias`` ``(in * multiplier,)``.
+    Weights, as Keras: ``kernel`` ``(k..., in_channels, depth_multiplier)`` and ``bias`` ``(in * multiplier,)``;
+    the kernel's initializer, regularizer and constraint are the ``depthwise_*`` arguments, the bias's ``bias_*``.
     """
 
     def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, data_format=None,
                  dilation_rate=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
-                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None, **kwargs):
+                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None,
+                 depthwise_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
         self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", cls)
         self._init_common(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
-                          bias_initializer, bias_regularizer)
+                          bias_initializer, bias_regularizer, bias_constraint)
         self.depthwise_initializer = initializers.get(depthwise_initializer)
-        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
+        self.depthwise_regularizer = regularizer_argument(cls, "depthwise_regularizer", depthwise_regularizer)
+        self.depthwise_constraint = constraints.get_argument(cls, "depthwise_constraint", depthwise_constraint)
 
     def build(self, input_shape):
         channels = self._channels(input_shape)
         self.kernel = self.add_weight("kernel", self.kernel_size + (channels, self.depth_multiplier),
-                                      self.depthwise_initializer, regularizer=self.depthwise_regularizer)
+                                      self.depthwise_initializer, regularizer=self.depthwise_regularizer,
+                                      constraint=self.depthwise_constraint)
         if self.use_bias:
             self.bias = self.add_weight("bias", (channels * self.depth_multiplier,), self.bias_initializer,
-                                        regularizer=self.bias_regularizer)
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         self.input_channels = channels
 
     def _forward(self, x):
@@ -333,7 +354,8 @@ class _DepthwiseConv(_ConvBase):
     def get_config(self):
         return {**super().get_config(), **self._common_config(), "depth_multiplier": self.depth_multiplier,
                 "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
-                "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer)}
+                "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
+                "depthwise_constraint": constraints.serialize(self.depthwise_constraint)}
 
 
 class DepthwiseConv1D(_DepthwiseConv):
@@ -352,35 +374,39 @@ class _SeparableConv(_ConvBase):
     """Depthwise then pointwise (1x1) convolution, as Keras.
 
     Weights, in Keras's order: ``depthwise_kernel`` ``(k..., in, depth_multiplier)``, ``pointwise_kernel``
-    ``(1..., in * depth_multiplier, filters)``, ``bias`` ``(filters,)``.
+    ``(1..., in * depth_multiplier, filters)``, ``bias`` ``(filters,)``; each with its ``depthwise_*``,
+    ``pointwise_*`` or ``bias_*`` initializer, regularizer and constraint.
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  depth_multiplier=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
                  pointwise_initializer="glorot_uniform", bias_initializer="zeros", depthwise_regularizer=None,
-                 pointwise_regularizer=None, bias_regularizer=None, **kwargs):
+                 pointwise_regularizer=None, bias_regularizer=None, depthwise_constraint=None,
+                 pointwise_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
         self.filters = _positive_int(filters, "filters", cls)
         self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", cls)
         self._init_common(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
-                          bias_initializer, bias_regularizer)
+                          bias_initializer, bias_regularizer, bias_constraint)
         self.depthwise_initializer = initializers.get(depthwise_initializer)
         self.pointwise_initializer = initializers.get(pointwise_initializer)
-        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
-        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
+        self.depthwise_regularizer = regularizer_argument(cls, "depthwise_regularizer", depthwise_regularizer)
+        self.depthwise_constraint = constraints.get_argument(cls, "depthwise_constraint", depthwise_constraint)
+        self.pointwise_regularizer = regularizer_argument(cls, "pointwise_regularizer", pointwise_regularizer)
+        self.pointwise_constraint = constraints.get_argument(cls, "pointwise_constraint", pointwise_constraint)
 
     def build(self, input_shape):
         channels = self._channels(input_shape)
         self.depthwise_kernel = self.add_weight(
             "depthwise_kernel", self.kernel_size + (channels, self.depth_multiplier), self.depthwise_initializer,
-            regularizer=self.depthwise_regularizer)
+            regularizer=self.depthwise_regularizer, constraint=self.depthwise_constraint)
         self.pointwise_kernel = self.add_weight(
             "pointwise_kernel", (1,) * self.rank + (channels * self.depth_multiplier, self.filters),
-            self.pointwise_initializer, regularizer=self.pointwise_regularizer)
+            self.pointwise_initializer, regularizer=self.pointwise_regularizer, constraint=self.pointwise_constraint)
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
-                                        regularizer=self.bias_regularizer)
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         self.input_channels = channels
 
     def _forward(self, x):
@@ -396,7 +422,9 @@ class _SeparableConv(_ConvBase):
                 "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
                 "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
                 "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
-                "pointwise_regularizer": regularizers.serialize(self.pointwise_regularizer)}
+                "pointwise_regularizer": regularizers.serialize(self.pointwise_regularizer),
+                "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
+                "pointwise_constraint": constraints.serialize(self.pointwise_constraint)}
 
 
 class SeparableConv1D(_SeparableConv):

@@ -6,10 +6,11 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from kerasish import initializers, regularizers
+from kerasish import constraints, initializers, regularizers
 from kerasish.backend import current_scope
 from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer
+from kerasish.layers.conv import regularizer_argument
 from kerasish.utils.random import host_rngs, next_host_key
 
 
@@ -22,7 +23,29 @@ def _axis_size(layer, input_shape, axis):
     return size
 
 
-class BatchNormalization(Layer):
+class _BetaGamma(Layer):
+    """The ``beta_*`` / ``gamma_*`` regularizer and constraint arguments shared by the normalization layers.
+
+    Args:
+        beta_regularizer / gamma_regularizer: names or regularizers, added to the training loss.
+        beta_constraint / gamma_constraint: names or constraints, applied after each update.
+    """
+
+    def _init_beta_gamma(self, beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint):
+        cls = type(self).__name__
+        self.beta_regularizer = regularizer_argument(cls, "beta_regularizer", beta_regularizer)
+        self.gamma_regularizer = regularizer_argument(cls, "gamma_regularizer", gamma_regularizer)
+        self.beta_constraint = constraints.get_argument(cls, "beta_constraint", beta_constraint)
+        self.gamma_constraint = constraints.get_argument(cls, "gamma_constraint", gamma_constraint)
+
+    def _beta_gamma_config(self):
+        return {"beta_regularizer": regularizers.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+                "beta_constraint": constraints.serialize(self.beta_constraint),
+                "gamma_constraint": constraints.serialize(self.gamma_constraint)}
+
+
+class BatchNormalization(_BetaGamma):
     """Batch normalization (Keras defaults: momentum 0.99, epsilon 1e-3).
 
     Uses the batch's statistics and updates the moving ones when ``training``
@@ -35,7 +58,8 @@ class BatchNormalization(Layer):
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
-                 moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None, **kwargs):
+                 moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 beta_constraint=None, gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(axis, int):
             raise ConfigError(f"BatchNormalization: axis must be an int, got {axis!r}.")
@@ -47,8 +71,7 @@ class BatchNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self._init_beta_gamma(beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint)
 
     def build(self, input_shape):
         size = _axis_size(self, input_shape, self.axis)
@@ -58,9 +81,9 @@ class BatchNormalization(Layer):
                                rngs=host_rngs())
         names = {}
         if self.scale:
-            names["gamma"] = ("scale", True, self.gamma_regularizer)
+            names["gamma"] = ("scale", True, self.gamma_regularizer, self.gamma_constraint)
         if self.center:
-            names["beta"] = ("bias", True, self.beta_regularizer)
+            names["beta"] = ("bias", True, self.beta_regularizer, self.beta_constraint)
         names["moving_mean"] = ("mean", False, None)
         names["moving_variance"] = ("var", False, None)
         self._adopt_nnx(module, names)
@@ -99,17 +122,17 @@ class BatchNormalization(Layer):
                 "gamma_initializer": initializers.serialize(self.gamma_initializer),
                 "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
                 "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
-                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer)}
+                **self._beta_gamma_config()}
 
 
-class LayerNormalization(Layer):
+class LayerNormalization(_BetaGamma):
     """Layer normalization over one axis (Keras default epsilon 1e-3). Weights: gamma, beta."""
 
     supports_masking = True
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
-                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, **kwargs):
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 beta_constraint=None, gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(axis, (list, tuple)):
             if len(axis) != 1:
@@ -120,8 +143,7 @@ class LayerNormalization(Layer):
         self.center, self.scale = center, scale
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self._init_beta_gamma(beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint)
 
     def build(self, input_shape):
         size = _axis_size(self, input_shape, self.axis)
@@ -131,9 +153,9 @@ class LayerNormalization(Layer):
                                rngs=host_rngs())
         names = {}
         if self.scale:
-            names["gamma"] = ("scale", True, self.gamma_regularizer)
+            names["gamma"] = ("scale", True, self.gamma_regularizer, self.gamma_constraint)
         if self.center:
-            names["beta"] = ("bias", True, self.beta_regularizer)
+            names["beta"] = ("bias", True, self.beta_regularizer, self.beta_constraint)
         self._adopt_nnx(module, names)
 
     def call(self, inputs):
@@ -143,11 +165,10 @@ class LayerNormalization(Layer):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
                 "scale": self.scale, "beta_initializer": initializers.serialize(self.beta_initializer),
                 "gamma_initializer": initializers.serialize(self.gamma_initializer),
-                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer)}
+                **self._beta_gamma_config()}
 
 
-class GroupNormalization(Layer):
+class GroupNormalization(_BetaGamma):
     """Group normalization (Keras defaults: 32 groups, epsilon 1e-3); ``groups=-1`` is instance normalization.
 
     The math is ``nnx.GroupNorm``'s (statistics over each group's channels and all non-batch axes), with the
@@ -157,7 +178,8 @@ class GroupNormalization(Layer):
     supports_masking = True
 
     def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
-                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, **kwargs):
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 beta_constraint=None, gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(groups, bool) or not isinstance(groups, int) or (groups <= 0 and groups != -1):
             raise ConfigError(f"GroupNormalization: groups must be a positive int (or -1 for instance "
@@ -170,8 +192,7 @@ class GroupNormalization(Layer):
         self.center, self.scale = center, scale
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self._init_beta_gamma(beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint)
 
     def build(self, input_shape):
         size = _axis_size(self, input_shape, self.axis)
@@ -188,9 +209,9 @@ class GroupNormalization(Layer):
                                scale_init=self.gamma_initializer, use_fast_variance=False, rngs=host_rngs())
         names = {}
         if self.scale:
-            names["gamma"] = ("scale", True, self.gamma_regularizer)
+            names["gamma"] = ("scale", True, self.gamma_regularizer, self.gamma_constraint)
         if self.center:
-            names["beta"] = ("bias", True, self.beta_regularizer)
+            names["beta"] = ("bias", True, self.beta_regularizer, self.beta_constraint)
         self._adopt_nnx(module, names)
         self._size = size
 
@@ -212,8 +233,7 @@ class GroupNormalization(Layer):
                 "center": self.center, "scale": self.scale,
                 "beta_initializer": initializers.serialize(self.beta_initializer),
                 "gamma_initializer": initializers.serialize(self.gamma_initializer),
-                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer)}
+                **self._beta_gamma_config()}
 
 
 class UnitNormalization(Layer):
