@@ -185,3 +185,22 @@ def test_loss_and_metrics_leave_masked_steps_out_as_keras():
     m.fit(x, y, batch_size=5, epochs=1, verbose=0, shuffle=False)
     for a, b in zip(m.get_weights(), k.get_weights()):
         assert_close(a, b, "weights after one masked SGD step")
+
+
+def test_attention_layers_get_the_masks_of_their_inputs_as_keras():
+    """MultiHeadAttention takes query/value masks from its inputs; Attention takes [query, value] masks."""
+    x = padded_tokens(6)
+
+    def build(lib, Model):
+        tokens = lib.Input((T,), dtype="int32")
+        e = lib.layers.Embedding(V, 8, mask_zero=True)(tokens)
+        mha = lib.layers.MultiHeadAttention(num_heads=2, key_dim=4)(e, e)
+        luong = lib.layers.Attention()([e, e])
+        return Model(tokens, [lib.layers.GlobalAveragePooling1D()(mha), lib.layers.GlobalAveragePooling1D()(luong)])
+
+    k = build(keras, keras.Model)
+    m = build(kerasish, kerasish.Model)
+    copy_weights(m, k)
+    theirs = k(x)
+    for ours, expected in zip(m.predict(x, verbose=0), theirs):
+        assert_close(ours, expected)
