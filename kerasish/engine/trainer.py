@@ -54,6 +54,21 @@ def _pad_rows(tree, pad: int):
     return jax.tree.map(lambda a: np.concatenate([a, np.zeros((pad,) + a.shape[1:], a.dtype)]), tree)
 
 
+_AUGMENT_STREAM = 0x7FFF0000  # fold_in data for augmentation keys: far from the layers' counter values
+
+
+def _check_batch_augmentation(value) -> list:
+    """``compile(batch_augmentation=...)`` as a list of objects with ``augment_batch(x, y, key, sample_mask)``."""
+    if value is None:
+        return []
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    for item in items:
+        if not callable(getattr(item, "augment_batch", None)):
+            raise ConfigError(f"batch_augmentation takes batch-level augmentations such as kerasish.layers.MixUp or "
+                              f"CutMix (objects with augment_batch(x, y, key, sample_mask)); got {item!r}.")
+    return items
+
+
 class Trainer:
     """The training half of :class:`kerasish.Model` (mixed into it)."""
 
@@ -76,7 +91,8 @@ class Trainer:
 
     # -- compile -------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
-                run_eagerly=False, steps_per_execution="auto", jit_compile="auto", auto_scale_loss=True):
+                run_eagerly=False, steps_per_execution="auto", jit_compile="auto", auto_scale_loss=True,
+                batch_augmentation=None):
         """Configure the model for training (Keras arguments).
 
         Args:
@@ -92,6 +108,12 @@ class Trainer:
                 device and model and fuses only when it is faster; an int forces it (1: no fusing).
                 Batch callbacks still see every batch's logs.
             jit_compile: accepted for Keras compatibility (steps are always jitted unless run_eagerly).
+            batch_augmentation: a batch-level augmentation (``kerasish.layers.MixUp``, ``CutMix``) or a
+                list of them, applied in order to every training batch ``(x, y)`` inside the jitted train
+                step, with a fresh key each step. Not applied by evaluate/predict, nor by an overridden
+                ``train_step``. It mixes labels, so ``y`` must be one-hot or probabilities (use
+                ``categorical_crossentropy``); the model must have one input and one output. (Keras has
+                no such argument: there, MixUp runs in the tf.data pipeline.)
         """
         if not (steps_per_execution == "auto" or (isinstance(steps_per_execution, int) and steps_per_execution >= 1)):
             raise ConfigError(f"steps_per_execution must be a positive int or 'auto', got {steps_per_execution!r}.")
@@ -103,6 +125,8 @@ class Trainer:
         check_metric_names(weighted_metrics)
         self._compile_args = dict(loss=loss, loss_weights=loss_weights, metrics=metrics,
                                   weighted_metrics=weighted_metrics)
+        # not a sublayer: a model's call never runs it, and its (absent) weights are not the model's
+        object.__setattr__(self, "_batch_augmentation", _check_batch_augmentation(batch_augmentation))
         self.run_eagerly = bool(run_eagerly)
         self.steps_per_execution = steps_per_execution
         self._tx = self.optimizer.build()
@@ -389,6 +413,8 @@ class Trainer:
         """
         x, y, sw, *rest = batch
         mask = rest[0] if rest else None
+        if getattr(self, "_batch_augmentation", None):
+            x, y = self._augment_batch(x, y, state, mask)
 
         def loss_fn(trainable):
             # Dropout and other stochastic layers draw from fold_in(rng, step): the key stays
@@ -407,6 +433,26 @@ class Trainer:
         new_state = {**state, "trainable": trainable, "non_trainable": new_nt, "optimizer": opt_state,
                      "metrics": metrics, "step": state["step"] + 1}
         return new_state, self.compute_metrics(metrics)
+
+    def _augment_batch(self, x, y: list, state: dict, mask):
+        """``compile(batch_augmentation=...)`` applied to one training batch, with keys of their own."""
+        names = ", ".join(type(a).__name__ for a in self._batch_augmentation)
+        if not hasattr(x, "shape") or len(y) != 1:
+            raise ConfigError(f"batch_augmentation ({names}) needs a model with one input and one output; "
+                              f"model {self.name!r} has {len(self.output_names)} output(s) and x is a "
+                              f"{type(x).__name__}.")
+        (labels,) = y
+        if labels is None or jnp.ndim(labels) != 2 or not jnp.issubdtype(jnp.asarray(labels).dtype, jnp.floating):
+            shape = None if labels is None else tuple(jnp.shape(labels))
+            dtype = None if labels is None else jnp.asarray(labels).dtype
+            raise InputError(f"batch_augmentation ({names}) mixes labels, so y must be one-hot or probabilities of "
+                             f"shape (batch, classes) and a float dtype; got {dtype} labels of shape {shape}. "
+                             "One-hot encode them and use categorical_crossentropy.")
+        base = jax.random.fold_in(state["rng"], state["step"])
+        for i, aug in enumerate(self._batch_augmentation):
+            key = jax.random.fold_in(base, _AUGMENT_STREAM + i)  # apart from the layers' counter-based keys
+            x, labels = aug.augment_batch(x, labels, key, sample_mask=mask)
+        return x, [labels]
 
     def test_step(self, state: dict, batch) -> tuple[dict, dict]:
         """One evaluation step: updates only the metric state."""

@@ -438,13 +438,20 @@ class _BatchMix(_ImageAugmentation):
     def mix(self, images, labels, params):
         raise NotImplementedError
 
-    def augment_batch(self, x, y, key):
+    def augment_batch(self, x, y, key, sample_mask=None):
         """Mix a batch ``x`` (N, H, W, C) and its one-hot/probability labels ``y`` (N, K) with ``key``.
 
-        Pure and jit-able (shapes static); the train step calls it with its own key.
+        Pure and jit-able (shapes static); the train step calls it with its own key (see
+        ``compile(batch_augmentation=...)``). ``sample_mask`` (N,) marks the real rows of a padded
+        batch: a real row is never mixed with a padding row (it keeps itself instead).
         """
         x = jnp.asarray(x, self.dtype)
-        return self.mix(x, jnp.asarray(y, self.dtype), self.random_params(key, x.shape))
+        params = self.random_params(key, x.shape)
+        if sample_mask is not None:
+            perm = jnp.asarray(params["permutation_order"], jnp.int32)
+            real = jnp.asarray(sample_mask) > 0
+            params = {**params, "permutation_order": jnp.where(real[perm], perm, jnp.arange(perm.shape[0]))}
+        return self.mix(x, jnp.asarray(y, self.dtype), params)
 
     def random_params(self, key, shape):
         return self.mix_params(key, shape)

@@ -55,6 +55,11 @@ def compile_config(model) -> dict | None:
                   "metrics": _encode(args.get("metrics"), "metric"),
                   "weighted_metrics": _encode(args.get("weighted_metrics"), "metric"),
                   "steps_per_execution": model.steps_per_execution, "run_eagerly": model.run_eagerly}
+        augmentation = getattr(model, "_batch_augmentation", None)
+        if augmentation:
+            from kerasish.saving.registry import serialize_layer
+
+            config["batch_augmentation"] = [serialize_layer(a) for a in augmentation]
         # Only what rebuilds from built-in names loads back; find out now rather than at load time.
         json.loads(json.dumps(config))
         compile_kwargs(config, {})
@@ -74,4 +79,13 @@ def compile_kwargs(config: dict, custom_objects: dict) -> dict:
             "loss_weights": config.get("loss_weights"), "metrics": _decode(config.get("metrics"), custom_objects),
             "weighted_metrics": _decode(config.get("weighted_metrics"), custom_objects),
             "steps_per_execution": config.get("steps_per_execution", "auto"),
-            "run_eagerly": bool(config.get("run_eagerly", False))}
+            "run_eagerly": bool(config.get("run_eagerly", False)),
+            "batch_augmentation": _augmentation(config.get("batch_augmentation"), custom_objects)}
+
+
+def _augmentation(entries, custom_objects: dict):
+    if not entries:
+        return None
+    from kerasish.saving.registry import deserialize_layer
+
+    return [deserialize_layer(entry, custom_objects) for entry in entries]
