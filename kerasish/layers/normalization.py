@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from kerasish import constraints, initializers, regularizers
@@ -126,7 +127,12 @@ class BatchNormalization(_BetaGamma):
 
 
 class LayerNormalization(_BetaGamma):
-    """Layer normalization over one axis (Keras default epsilon 1e-3). Weights: gamma, beta."""
+    """Layer normalization (Keras default epsilon 1e-3). Weights: gamma, beta.
+
+    ``axis`` is an int or a list of ints: statistics are taken over all of them together, and gamma/beta
+    have the shape of those axes (as Keras). One axis uses ``nnx.LayerNorm``; several use the same formula
+    written out (``x * inv + (beta - mean * inv)`` with ``inv = gamma / sqrt(var + epsilon)``, as Keras).
+    """
 
     supports_masking = True
 
@@ -134,11 +140,11 @@ class LayerNormalization(_BetaGamma):
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
                  beta_constraint=None, gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(axis, (list, tuple)):
-            if len(axis) != 1:
-                raise ConfigError(f"LayerNormalization: only a single axis is supported, got {axis!r}.")
-            axis = axis[0]
-        self.axis = int(axis)
+        axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+        if not axes or not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axes) \
+                or len(set(axes)) != len(axes):
+            raise ConfigError(f"LayerNormalization: axis must be an int or a list of distinct ints, got {axis!r}.")
+        self.axis = [int(a) for a in axes] if isinstance(axis, (list, tuple)) and len(axes) > 1 else int(axes[0])
         self.epsilon = float(epsilon)
         self.center, self.scale = center, scale
         self.beta_initializer = initializers.get(beta_initializer)
@@ -146,6 +152,9 @@ class LayerNormalization(_BetaGamma):
         self._init_beta_gamma(beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint)
 
     def build(self, input_shape):
+        if isinstance(self.axis, list):
+            self._build_several(input_shape)
+            return
         size = _axis_size(self, input_shape, self.axis)
         module = nnx.LayerNorm(size, epsilon=self.epsilon, use_bias=self.center, use_scale=self.scale,
                                bias_init=self.beta_initializer, scale_init=self.gamma_initializer,
@@ -158,8 +167,38 @@ class LayerNormalization(_BetaGamma):
             names["beta"] = ("bias", True, self.beta_regularizer, self.beta_constraint)
         self._adopt_nnx(module, names)
 
+    def _build_several(self, input_shape):
+        for a in self.axis:
+            _axis_size(self, input_shape, a)
+        rank = len(input_shape)
+        self._axes = tuple(sorted(a % rank for a in self.axis))
+        shape = tuple(input_shape[a] for a in self._axes)
+        self._broadcast = tuple(input_shape[d] if d in self._axes else 1 for d in range(rank))
+        self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
+        self.beta = self.add_weight("beta", shape, self.beta_initializer, regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
+
+    def _check_input(self, input_shape):
+        if isinstance(self.axis, list) and self.built and len(input_shape) != len(self._broadcast):
+            raise InputError(f"Layer {self.name!r} (LayerNormalization) was built for inputs of rank "
+                             f"{len(self._broadcast)}, got shape {input_shape}.")
+
     def call(self, inputs):
-        return self._nnx_module()(inputs)
+        if not isinstance(self.axis, list):
+            return self._nnx_module()(inputs)
+        x = jnp.asarray(inputs)
+        compute = jnp.promote_types(x.dtype, jnp.float32)
+        xc = x.astype(compute)
+        mean = jnp.mean(xc, axis=self._axes, keepdims=True)
+        var = jnp.mean(jnp.square(xc - mean), axis=self._axes, keepdims=True)
+        inv = jax.lax.rsqrt(var + self.epsilon)
+        if self.gamma is not None:
+            inv = inv * self.gamma.value.reshape(self._broadcast).astype(compute)
+        shift = -mean * inv
+        if self.beta is not None:
+            shift = shift + self.beta.value.reshape(self._broadcast).astype(compute)
+        return (xc * inv + shift).astype(x.dtype)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "center": self.center,

@@ -105,10 +105,21 @@ def test_layer_normalization_large_offset_is_stable():
     run_layer_test(layers.LayerNormalization, {}, input_data=x, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.xfail(raises=ConfigError, strict=True,
-                   reason="kerasish LayerNormalization supports one axis; Keras also normalizes over several")
-def test_layer_normalization_several_axes():
-    run_layer_test(layers.LayerNormalization, {"axis": [1, 2]}, (2, 4, 3))
+@pytest.mark.parametrize("kwargs, input_shape", [
+    ({"axis": [1, 2]}, (2, 4, 3)),
+    ({"axis": [-1, -2], "epsilon": 1e-5}, (2, 3, 4, 5)),
+    ({"axis": [1, 3], "center": False}, (2, 3, 4, 5)),
+    ({"axis": [2, 1], "scale": False}, (2, 3, 4)),
+])
+def test_layer_normalization_several_axes(kwargs, input_shape):
+    run_layer_test(layers.LayerNormalization, kwargs, input_shape)
+
+
+def test_layer_normalization_bad_axis():
+    with pytest.raises(ConfigError, match="axis must be an int or a list of distinct ints"):
+        layers.LayerNormalization(axis=[1, 1])
+    with pytest.raises(InputError, match="axis 3 is out of range"):
+        layers.LayerNormalization(axis=[1, 3])(np.ones((2, 3, 4), "float32"))
 
 
 def test_keras_layer_normalization_default_epsilon_is_used():
