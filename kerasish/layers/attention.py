@@ -41,6 +41,8 @@ class _Projection(Layer):
     The kernel is ``input_shape[-contract:] + out_shape`` and the bias ``out_shape``, as in Keras.
     """
 
+    supports_masking = True  # projects each position alone, so the query's mask still holds
+
     def __init__(self, out_shape, contract, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
                  bias_regularizer, kernel_constraint, bias_constraint, activation=None, **kwargs):
         super().__init__(**kwargs)
