@@ -8,8 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from kerasish import constraints, initializers, regularizers
-from kerasish.backend import current_scope
-from kerasish.errors import ConfigError, InputError, KerasishError
+from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer, shape_of
 
 # Keras's fill values for masked logits: its Softmax layer (scores path) and jax.nn.dot_product_attention.
@@ -17,16 +16,9 @@ _SOFTMAX_FILL = -1e9
 _FUSED_FILL = -0.7 * float(jnp.finfo(jnp.float32).max)
 
 
-def _dropout_key(layer: Layer):
-    scope = current_scope()
-    if scope is None:
-        raise KerasishError(f"Layer {layer.name!r} needs a random key for dropout in training mode: call it inside a "
-                            "training step (fit, train_on_batch) or a StatelessScope with an rng.")
-    return scope.next_rng()
-
 
 def _dropout(layer: Layer, x, rate: float):
-    keep = jax.random.bernoulli(_dropout_key(layer), 1.0 - rate, x.shape)
+    keep = jax.random.bernoulli(layer.random_key(), 1.0 - rate, x.shape)
     return jnp.where(keep, x / (1.0 - rate), 0.0).astype(x.dtype)
 
 

@@ -21,8 +21,7 @@ import numbers
 import jax
 import jax.numpy as jnp
 
-from kerasish.backend import current_scope
-from kerasish.errors import ConfigError, InputError, KerasishError
+from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer
 from kerasish.layers.preprocessing import _as_nhwc, _data_format, _positive_int, resize_images
 
@@ -135,11 +134,7 @@ def random_permutation(key, n: int):
 
 
 def _next_key(layer: Layer):
-    scope = current_scope()
-    if scope is None:
-        raise KerasishError(f"Layer {layer.name!r} needs a random key in training mode: call it inside a "
-                            "training step (fit, train_on_batch) or a StatelessScope with an rng.")
-    key = scope.next_rng()
+    key = layer.random_key()
     seed = getattr(layer, "seed", None)
     return key if seed is None else jax.random.fold_in(key, seed)
 

@@ -317,6 +317,16 @@ class Layer:
             rows = x * w.reshape(w.shape + (1,) * (x.ndim - 1))
             scope.losses.append(self.activity_regularizer(rows) / jnp.maximum(jnp.sum(w), 1.0))
 
+    def random_key(self):
+        """A new key from the current step's RNG stream, for a stochastic layer (dropout, noise,
+        augmentation) in training; a clear error outside any step."""
+        scope = current_scope()
+        if scope is None or scope.rng is None:
+            raise KerasishError(f"Layer {self.name!r} ({type(self).__name__}) needs a random key in training mode: "
+                                "call it inside a training step (fit, train_on_batch) or a StatelessScope with an "
+                                "rng.")
+        return scope.next_rng()
+
     def _warn_mask_dropped(self) -> None:
         if not getattr(self, "_warned_mask", False):
             object.__setattr__(self, "_warned_mask", True)

@@ -21,8 +21,7 @@ import numpy as np
 from jax import lax
 
 from kerasish import activations, constraints, initializers, regularizers
-from kerasish.backend import current_scope
-from kerasish.errors import ConfigError, InputError, KerasishError
+from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer
 from kerasish.layers.conv import (
     _dimension_numbers,
@@ -258,12 +257,8 @@ class _ConvLSTM(Layer):
     # -- computation -----------------------------------------------------------------------------
     def _dropout_masks(self, rate, shape, dtype):
         """Four inverted-dropout masks (one per gate) of ``shape``."""
-        scope = current_scope()
-        if scope is None:
-            raise KerasishError(f"Layer {self.name!r} needs a random key for dropout in training mode: call it "
-                                "inside a training step (fit, train_on_batch) or a StatelessScope with an rng.")
         # Drawn flat: XLA compiles random-bit generation for rank-5+ shapes slowly.
-        keep = jax.random.bernoulli(scope.next_rng(), 1.0 - rate, (4 * math.prod(shape),)).reshape((4,) + shape)
+        keep = jax.random.bernoulli(self.random_key(), 1.0 - rate, (4 * math.prod(shape),)).reshape((4,) + shape)
         return keep.astype(dtype) / jnp.asarray(1.0 - rate, dtype)
 
     def _to_last(self, x, time_axis: bool):

@@ -9,7 +9,6 @@ import numpy as np
 from flax import nnx
 
 from kerasish import activations, constraints, initializers, regularizers
-from kerasish.backend import current_scope
 from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer
 from kerasish.layers.symbolic import KerasTensor
@@ -160,7 +159,7 @@ class Dropout(Layer):
         if self.noise_shape is not None:
             broadcast_dims = tuple(i for i, d in enumerate(self.noise_shape) if d == 1)
         drop = nnx.Dropout(self.rate, broadcast_dims=broadcast_dims)
-        return drop(inputs, deterministic=False, rngs=current_scope().next_rng())
+        return drop(inputs, deterministic=False, rngs=self.random_key())
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}

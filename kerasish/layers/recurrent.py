@@ -16,8 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kerasish import activations, constraints, initializers, regularizers
-from kerasish.backend import current_scope
-from kerasish.errors import ConfigError, InputError, KerasishError
+from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer
 from kerasish.saving.registry import deserialize_layer, serialize_layer
 
@@ -36,17 +35,10 @@ def _units(owner: str, units) -> int:
     return int(units)
 
 
-def _next_key(layer: Layer):
-    scope = current_scope()
-    if scope is None:
-        raise KerasishError(f"Layer {layer.name!r} needs a random key for dropout in training mode: call it "
-                            "inside a training step (fit, train_on_batch) or a StatelessScope with an rng.")
-    return scope.next_rng()
-
 
 def _dropout_mask(layer: Layer, shape, rate: float, dtype):
     """Inverted-dropout multipliers (0 or 1/(1-rate)), drawn once per call and reused at every step."""
-    keep = jax.random.bernoulli(_next_key(layer), 1.0 - rate, shape)
+    keep = jax.random.bernoulli(layer.random_key(), 1.0 - rate, shape)
     return keep.astype(dtype) / (1.0 - rate)
 
 

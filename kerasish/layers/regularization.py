@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from kerasish.backend import current_scope
-from kerasish.errors import ConfigError, InputError, KerasishError
+from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer
 
 
@@ -32,13 +32,6 @@ def _seed(layer: str, seed):
         raise ConfigError(f"{layer}: seed must be None or an int, got {seed!r}.")
     return seed
 
-
-def _next_key(layer: Layer):
-    scope = current_scope()
-    if scope is None:
-        raise KerasishError(f"Layer {layer.name!r} needs a random key in training mode: call it inside a "
-                            "training step (fit, train_on_batch) or a StatelessScope with an rng.")
-    return scope.next_rng()
 
 
 class _SpatialDropout(Layer):
@@ -70,7 +63,7 @@ class _SpatialDropout(Layer):
         spatial = tuple(range(1, self._rank - 1)) if self.data_format == "channels_last" \
             else tuple(range(2, self._rank))
         drop = nnx.Dropout(self.rate, broadcast_dims=spatial)
-        return drop(jnp.asarray(inputs), deterministic=False, rngs=_next_key(self))
+        return drop(jnp.asarray(inputs), deterministic=False, rngs=self.random_key())
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
@@ -119,7 +112,7 @@ class GaussianNoise(Layer):
         if not training or self.stddev == 0:
             return inputs
         x = jnp.asarray(inputs)
-        return x + self.stddev * jax.random.normal(_next_key(self), x.shape, x.dtype)
+        return x + self.stddev * jax.random.normal(self.random_key(), x.shape, x.dtype)
 
     def get_config(self):
         return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
@@ -144,7 +137,7 @@ class GaussianDropout(Layer):
             return inputs
         x = jnp.asarray(inputs)
         stddev = math.sqrt(self.rate / (1.0 - self.rate))
-        return x * (1.0 + stddev * jax.random.normal(_next_key(self), x.shape, x.dtype))
+        return x * (1.0 + stddev * jax.random.normal(self.random_key(), x.shape, x.dtype))
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
