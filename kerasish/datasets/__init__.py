@@ -9,6 +9,8 @@ Downloads go through pooch and are verified against pinned hashes before they en
 - ``KERASISH_DATA_DIR``: cache directory (default ``~/.kerasish/datasets``).
 - ``KERASISH_DATASETS_BASE_URL`` or ``kerasish.datasets.MIRROR = "https://host/path"``: fetch every file as
   ``<mirror>/<file name>`` instead of from its origin (the attribute wins over the variable).
+- ``with kerasish.datasets.cache_only(): ...``: read only what is cached; a missing file raises
+  `DatasetNotCachedError` at once, without touching the network (recipes fall back to offline sets with it).
 - Offline? Each loader's error names the URL, the expected hash and the exact path where to put the file.
 
 Errors: `DatasetHashError` (a `kerasish.errors.FileFormatError`) when downloaded bytes do not match;
@@ -29,7 +31,14 @@ from kerasish.datasets import (
     reuters,
     synthetic,
 )
-from kerasish.datasets._cache import DatasetDownloadError, DatasetError, DatasetHashError, data_dir
+from kerasish.datasets._cache import (
+    DatasetDownloadError,
+    DatasetError,
+    DatasetHashError,
+    DatasetNotCachedError,
+    cache_only,
+    data_dir,
+)
 
 MIRROR: str | None = None
 
@@ -38,8 +47,10 @@ __all__ = [
     "DatasetDownloadError",
     "DatasetError",
     "DatasetHashError",
+    "DatasetNotCachedError",
     "boston_housing",
     "breast_cancer",
+    "cache_only",
     "cifar10",
     "cifar100",
     "data_dir",

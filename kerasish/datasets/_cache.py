@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from pathlib import Path
 
 from kerasish.errors import FileFormatError, KerasishError
@@ -35,6 +36,10 @@ class DatasetError(KerasishError):
 class DatasetDownloadError(DatasetError, OSError):
     """A dataset file could not be downloaded. The message names the URL, the expected hash and the
     path where the file can be placed by hand."""
+
+
+class DatasetNotCachedError(DatasetDownloadError):
+    """Inside ``cache_only()``: the file is not in the cache (nothing was downloaded)."""
 
 
 class DatasetHashError(DatasetError, FileFormatError):
@@ -95,6 +100,22 @@ class _HashingDownloader:
         return result
 
 
+_CACHE_ONLY = threading.local()
+
+
+@contextlib.contextmanager
+def cache_only():
+    """Inside this context, loaders read only what is already in the cache: a missing file raises
+    :class:`DatasetNotCachedError` at once, with no network access (recipes use it to fall back to
+    an offline set)."""
+    previous = getattr(_CACHE_ONLY, "on", False)
+    _CACHE_ONLY.on = True
+    try:
+        yield
+    finally:
+        _CACHE_ONLY.on = previous
+
+
 def fetch(fname: str, origin: str, known_hash: str, subdir: str | None = None) -> Path:
     """The local path of a verified copy of ``origin``, downloading it into the cache if needed.
 
@@ -114,6 +135,8 @@ def fetch(fname: str, origin: str, known_hash: str, subdir: str | None = None) -
     folder = data_dir() / subdir if subdir else data_dir()
     target = folder / fname
     url = resolve_url(origin)
+    if getattr(_CACHE_ONLY, "on", False) and not target.is_file():
+        raise DatasetNotCachedError(f"{target} is not in the cache (cache_only() is on, so {url} was not fetched).")
     algorithm = known_hash.split(":", 1)[0] if ":" in known_hash else "sha256"
     downloader = _HashingDownloader(algorithm)
     try:

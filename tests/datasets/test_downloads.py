@@ -297,3 +297,17 @@ def test_pooch_is_quiet(dataset_server, capfd):
     level = pooch.get_logger().level
     boston_housing.load_data()
     assert pooch.get_logger().level == level
+
+
+def test_cache_only_reads_the_cache_and_never_the_network(dataset_server, cache_dir):
+    import kerasish
+
+    with kerasish.datasets.cache_only():
+        with pytest.raises(kerasish.datasets.DatasetNotCachedError, match="mnist.npz is not in the cache"):
+            mnist.load_data()
+    assert dataset_server.hits.get("mnist.npz", 0) == 0, "cache_only() must not touch the server"
+    fetched = mnist.load_data()  # outside the context: downloads once
+    with kerasish.datasets.cache_only():
+        cached = mnist.load_data()
+    _assert_same(cached, fetched)
+    assert dataset_server.hits["mnist.npz"] == 1
