@@ -9,6 +9,7 @@ TINY_RECIPE = '''
 """A tiny regression recipe for the tests: y = x @ w on fixed random data."""
 import os
 import signal
+import time
 from typing import Literal
 
 import numpy as np
@@ -34,7 +35,8 @@ SMOKE = ["fit.epochs=1"]
 
 
 class KillAt(kerasish.callbacks.Callback):
-    """SIGKILLs its own process at a global batch (a crash the run cannot see coming)."""
+    """SIGKILLs its own process at a global batch (a crash the run cannot see coming), after a pause that
+    lets the asynchronous backup of the last epoch end commit (so the resume restores it)."""
 
     def __init__(self, at):
         super().__init__()
@@ -42,7 +44,8 @@ class KillAt(kerasish.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.seen += 1
-        if self.seen == self.at:
+        if self.at and self.seen == self.at:
+            time.sleep(float(os.environ.get("TINY_KILL_PAUSE", "3")))
             os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -56,7 +59,8 @@ def run(config, ctx):
     model = kerasish.Sequential(stack + [kerasish.layers.Dense(1)])
     ctx.compile(model, loss="mse", metrics=["mae"])
     kill = int(os.environ.get("TINY_KILL_AT", "0"))
-    ctx.fit(model, x, y, callbacks=[KillAt(kill)] if kill and not ctx.resumed else [])
+    # the same callbacks on a resume (the backup holds each one's state), but no second kill
+    ctx.fit(model, x, y, callbacks=[KillAt(0 if ctx.resumed else kill)])
     metrics = model.evaluate(x, y, verbose=0, return_dict=True)
     return model, {"final_" + k: v for k, v in metrics.items()}
 '''

@@ -78,6 +78,8 @@ def test_a_killed_run_resumes_exactly(project):
     (run_dir,) = run_dirs(project / "killed")
     assert json.loads((run_dir / "run.json").read_text())["status"] == "running"
     assert not (run_dir / "metrics.json").exists()
+    committed = [p.name for p in (run_dir / "backup" / "fit0").iterdir() if p.name.isdigit()]
+    assert committed, "the killed run left a committed backup to resume from"
     resumed = cli("run", "--resume", str(run_dir), cwd=project)
     assert resumed.returncode == 0, resumed.stderr
     (whole_dir,) = run_dirs(project / "whole")
