@@ -6,7 +6,7 @@ lazily inside the builders, so a subprocess that measures Keras never imports
 kerasish and vice versa (and ``KERAS_BACKEND`` can be set before Keras loads).
 
 The Keras and kerasish models are built by the *same* functions (``_mlp``,
-``_cnn``, ``_resnet20``, ``_transformer``), which take a namespace with the
+``_cnn``, ``_resnet20``, ``_transformer``, ``_lstm``), which take a namespace with the
 Keras-style ``Input`` / ``layers`` / ``Model`` / ``Sequential`` names: the two
 frameworks share that API, so the benchmark compares like with like.
 """
@@ -28,7 +28,7 @@ class Workload:
     Args:
         name: the name on the command line.
         task: ``"train"`` (fit), ``"evaluate"`` or ``"predict"``.
-        model: key of the architecture (``tiny_mlp``, ``mlp``, ``cnn``, ``resnet20``, ``transformer``).
+        model: key of the architecture (``tiny_mlp``, ``mlp``, ``cnn``, ``resnet20``, ``transformer``, ``lstm``).
         description: one line for the report.
         sample_shape: shape of one input sample.
         num_classes: number of classes (logits per sample).
@@ -79,10 +79,15 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in [
              "Transformer encoder: seq 128, d 256, 4 layers x 4 heads, ff 1024, vocab 1000, mean-pool, 2 classes",
              (128,), 2, 64, samples=16384, quick_samples=512, epochs=3, quick_epochs=2, accelerator=True,
              vocab=1000),
+    Workload("lstm", "train", "lstm",
+             "LSTM classifier: seq 64, vocab 1000, embedding 128, LSTM 128 (last output), dense 2",
+             (64,), 2, 64, samples=16384, quick_samples=1024, epochs=3, quick_epochs=2, vocab=1000),
 ]}
 
 # Transformer hyperparameters (shared by all frameworks).
 D_MODEL, NUM_HEADS, NUM_LAYERS, D_FF = 256, 4, 4, 1024
+# LSTM classifier hyperparameters (shared by all frameworks).
+LSTM_EMBED, LSTM_UNITS = 128, 128
 
 
 def make_data(w: Workload, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -142,19 +147,29 @@ def _resnet20(ns):
     return ns.Model(inputs, L.Dense(10)(x))
 
 
-def _transformer(ns, attention, pool, seq_len: int, vocab: int, classes: int):
+def _transformer(ns, seq_len: int, vocab: int, classes: int):
     L = ns.layers
     inputs = ns.Input(shape=(seq_len,), dtype="int32")
     h = L.Embedding(vocab, D_MODEL)(inputs)
     for _ in range(NUM_LAYERS):
-        h = L.LayerNormalization()(L.Add()([h, attention(h)]))
+        h = L.LayerNormalization()(L.Add()([h, L.MultiHeadAttention(NUM_HEADS, D_MODEL // NUM_HEADS)(h, h)]))
         f = L.Dense(D_FF, activation="relu")(h)
         f = L.Dense(D_MODEL)(f)
         h = L.LayerNormalization()(L.Add()([h, f]))
-    return ns.Model(inputs, L.Dense(classes)(pool(h)))
+    return ns.Model(inputs, L.Dense(classes)(L.GlobalAveragePooling1D()(h)))
 
 
-def _build(ns, w: Workload, attention, pool):
+def _lstm(ns, seq_len: int, vocab: int, classes: int):
+    L = ns.layers
+    return ns.Sequential([
+        ns.Input(shape=(seq_len,), dtype="int32"),
+        L.Embedding(vocab, LSTM_EMBED),
+        L.LSTM(LSTM_UNITS),
+        L.Dense(classes),
+    ])
+
+
+def _build(ns, w: Workload):
     if w.model == "tiny_mlp":
         return _mlp(ns, 20, (64, 64), 10)
     if w.model == "mlp":
@@ -164,96 +179,22 @@ def _build(ns, w: Workload, attention, pool):
     if w.model == "resnet20":
         return _resnet20(ns)
     if w.model == "transformer":
-        return _transformer(ns, attention, pool, w.sample_shape[0], w.vocab, w.num_classes)
+        return _transformer(ns, w.sample_shape[0], w.vocab, w.num_classes)
+    if w.model == "lstm":
+        return _lstm(ns, w.sample_shape[0], w.vocab, w.num_classes)
     raise ValueError(f"unknown model {w.model!r}")
 
 
 # ---------------------------------------------------------------------------------------------
 # kerasish
 # ---------------------------------------------------------------------------------------------
-_SELF_ATTENTION = None
-
-
-def kerasish_self_attention():
-    """A kerasish Layer wrapping ``flax.nnx.MultiHeadAttention`` (kerasish has no attention layer yet).
-
-    It follows kerasish's own nnx-backed layers (``Layer._adopt_nnx`` / ``_nnx_module``): the nnx
-    module is created once in ``build``, its weights become kerasish Variables (in Keras 3's
-    ``MultiHeadAttention`` order and shapes), and ``call`` merges the module's graph definition
-    with the variables' current values. ``_adopt_nnx`` only handles flat modules, and attention
-    nests four ``LinearGeneral`` projections, so the adoption is written out here for nested paths.
-    """
-    global _SELF_ATTENTION
-    if _SELF_ATTENTION is not None:
-        return _SELF_ATTENTION
-
-    from flax import nnx
-
-    import kerasish
-    from kerasish.backend import Variable
-    from kerasish.utils.random import next_seed
-
-    # (nnx submodule, leaf) in Keras's weight order: query, key, value, output projection.
-    order = [(sub, leaf) for sub in ("query", "key", "value", "out") for leaf in ("kernel", "bias")]
-    keras_names = {"query": "query", "key": "key", "value": "value", "out": "attention_output"}
-
-    class SelfAttention(kerasish.layers.Layer):
-        """Multi-head self-attention over ``(batch, seq, features)`` (flax ``nnx.MultiHeadAttention``).
-
-        Args:
-            num_heads: number of attention heads.
-            key_dim: size of each head (query/key/value projections have ``num_heads * key_dim`` units).
-
-        Input shape: ``(batch, seq, features)``. Output shape: the same.
-        """
-
-        def __init__(self, num_heads: int, key_dim: int, **kwargs):
-            super().__init__(**kwargs)
-            self.num_heads = int(num_heads)
-            self.key_dim = int(key_dim)
-
-        def build(self, input_shape):
-            features = int(input_shape[-1])
-            module = nnx.MultiHeadAttention(
-                self.num_heads, features, qkv_features=self.num_heads * self.key_dim, out_features=features,
-                decode=False, keep_rngs=False, rngs=nnx.Rngs(params=next_seed()))
-            graphdef, state = nnx.split(module)
-            pure = nnx.to_pure_dict(state)
-            self._graphdef = graphdef
-            self._slots = []
-            for sub, leaf in order:
-                var = self._track_variable(Variable(pure[sub][leaf], f"{keras_names[sub]}_{leaf}", True))
-                self._slots.append((sub, leaf, var))
-            self._template = pure
-
-        def call(self, inputs):
-            pure = {sub: dict(leaves) for sub, leaves in self._template.items()}
-            for sub, leaf, var in self._slots:
-                pure[sub][leaf] = var.value
-            return nnx.merge(self._graphdef, pure)(inputs)
-
-        def get_config(self):
-            return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim}
-
-    _SELF_ATTENTION = SelfAttention
-    return SelfAttention
-
-
 def build_kerasish(w: Workload):
     """The workload's model as a kerasish model (not compiled)."""
-    import jax.numpy as jnp
-
     import kerasish
 
     ns = types.SimpleNamespace(Input=kerasish.Input, layers=kerasish.layers, Model=kerasish.Model,
                                Sequential=kerasish.Sequential)
-    attention_cls = kerasish_self_attention() if w.model == "transformer" else None
-
-    def mean_over_sequence(t):
-        return jnp.mean(t, axis=1)
-
-    return _build(ns, w, attention=lambda h: attention_cls(NUM_HEADS, D_MODEL // NUM_HEADS)(h),
-                  pool=lambda h: kerasish.layers.Lambda(mean_over_sequence)(h))
+    return _build(ns, w)
 
 
 def compile_kerasish(model, steps_per_execution=None) -> None:
@@ -274,9 +215,7 @@ def build_keras(w: Workload):
 
     ns = types.SimpleNamespace(Input=keras.Input, layers=keras.layers, Model=keras.Model,
                                Sequential=keras.Sequential)
-    return _build(ns, w,
-                  attention=lambda h: keras.layers.MultiHeadAttention(NUM_HEADS, D_MODEL // NUM_HEADS)(h, h),
-                  pool=lambda h: keras.layers.GlobalAveragePooling1D()(h))
+    return _build(ns, w)
 
 
 def compile_keras(model, steps_per_execution: int = 1) -> None:
@@ -294,6 +233,7 @@ def compile_keras(model, steps_per_execution: int = 1) -> None:
 def build_nnx(w: Workload, seed: int = 0):
     """The workload's model as a ``flax.nnx`` module whose ``__call__(x, train)`` returns logits."""
     import jax
+    import jax.numpy as jnp
     from flax import nnx
 
     glorot = jax.nn.initializers.glorot_uniform()
@@ -387,6 +327,40 @@ def build_nnx(w: Workload, seed: int = 0):
                 h = layer(h)
             return self.head(h.mean(axis=1))
 
+    class LSTMClassifier(nnx.Module):
+        """Embedding -> LSTM (last output) -> linear, the LSTM written as one ``lax.scan`` over time.
+
+        Keras's layout: a fused ``(in, 4 * units)`` kernel, a ``(units, 4 * units)`` recurrent
+        kernel and a ``4 * units`` bias, gates in the order input, forget, cell, output. The input
+        projection of every time step is one matmul before the scan.
+        """
+
+        def __init__(self, vocab, classes, rngs):
+            u = LSTM_UNITS
+            self.embed = nnx.Embed(vocab, LSTM_EMBED, rngs=rngs)
+            self.kernel = nnx.Param(glorot(rngs.params(), (LSTM_EMBED, 4 * u)))
+            self.recurrent_kernel = nnx.Param(jax.nn.initializers.orthogonal()(rngs.params(), (u, 4 * u)))
+            # Keras's unit_forget_bias=True: zeros, ones for the forget gate.
+            self.bias = nnx.Param(jnp.zeros((4 * u,)).at[u:2 * u].set(1.0))
+            self.head = dense(u, classes, rngs)
+
+        def __call__(self, x, train=False):
+            u = LSTM_UNITS
+            xz = self.embed(x) @ self.kernel[...] + self.bias[...]  # (batch, time, 4u)
+            rk = self.recurrent_kernel[...]
+
+            def step(carry, z):
+                h, c = carry
+                z = z + h @ rk
+                i, f, g, o = jax.nn.sigmoid(z[:, :u]), jax.nn.sigmoid(z[:, u:2 * u]), \
+                    jnp.tanh(z[:, 2 * u:3 * u]), jax.nn.sigmoid(z[:, 3 * u:])
+                c = f * c + i * g
+                return (o * jnp.tanh(c), c), None
+
+            zeros = jnp.zeros((x.shape[0], u), xz.dtype)
+            (h, _), _ = jax.lax.scan(step, (zeros, zeros), jnp.swapaxes(xz, 0, 1))
+            return self.head(h)
+
     rngs = nnx.Rngs(seed)
     if w.model == "tiny_mlp":
         return MLP((20, 64, 64, 10), rngs)
@@ -398,4 +372,6 @@ def build_nnx(w: Workload, seed: int = 0):
         return ResNet20(rngs)
     if w.model == "transformer":
         return Transformer(w.vocab, w.num_classes, rngs)
+    if w.model == "lstm":
+        return LSTMClassifier(w.vocab, w.num_classes, rngs)
     raise ValueError(f"unknown model {w.model!r}")

@@ -49,3 +49,70 @@ def test_runner_reports_every_variant(tmp_path):
     for variant, s in stats.items():
         assert not s["errors"], (variant, s["errors"])
         assert s["samples_per_s"]["median"] > 0 and s["first_step_s"]["median"] > 0
+
+
+def _run_runner(args, tmp_path, timeout):
+    out_json = tmp_path / "bench.json"
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu"),
+           "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", *args, "--in-process", "--json", str(out_json)],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout, json.loads(out_json.read_text())
+
+
+@pytest.mark.timeout(120)
+def test_lstm_workload_runs_in_every_framework(tmp_path):
+    # One batch an epoch and one variant per framework: the LSTM's compilations dominate the test's time.
+    variants = ["kerasish", "hw_step", "keras"]
+    table, report = _run_runner(["--workloads", "lstm", "--variants", ",".join(variants), "--repeats", "1",
+                                 "--samples", "64", "--epochs", "2"], tmp_path, timeout=110)
+    assert "== lstm" in table
+    stats = report["workloads"]["lstm"]["stats"]
+    assert list(stats) == variants
+    for variant, s in stats.items():
+        assert not s["errors"], (variant, s["errors"])
+        assert s["samples_per_s"]["median"] > 0 and s["first_step_s"]["median"] > 0
+    assert "kerasish_vs_best_handwritten" in report["workloads"]["lstm"]["ratios"]
+
+
+def test_lstm_not_in_cpu_default_list():
+    from benchmarks.run import CPU_DEFAULT
+    from benchmarks.workloads import WORKLOADS
+
+    assert "lstm" in WORKLOADS and "lstm" not in CPU_DEFAULT
+    w = WORKLOADS["lstm"]
+    assert (w.task, w.sample_shape, w.vocab, w.num_classes, w.batch_size) == ("train", (64,), 1000, 2, 64)
+    assert w.size(quick=False) == (16384, 3) and w.size(quick=True) == (1024, 2)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", ["transformer", "lstm"])
+def test_sequence_models_are_the_same_architecture(name):
+    """kerasish and Keras build the same layers (same classes, weight shapes) and the nnx model has as many
+    parameters; kerasish's weights load Keras's (the workloads' lists of layers come from one builder)."""
+    import jax
+    import numpy as np
+    from flax import nnx
+
+    from benchmarks import workloads
+
+    w = workloads.WORKLOADS[name]
+    keras_model = workloads.build_keras(w)
+    kerasish_model = workloads.build_kerasish(w)
+    keras_layers = [type(layer).__name__ for layer in keras_model.layers if type(layer).__name__ != "InputLayer"]
+    kerasish_layers = [type(layer).__name__ for layer in kerasish_model.layers
+                       if type(layer).__name__ != "InputLayer"]
+    assert kerasish_layers == keras_layers
+    expected = {"transformer": {"MultiHeadAttention", "GlobalAveragePooling1D"}, "lstm": {"LSTM", "Embedding"}}
+    assert expected[name] <= set(kerasish_layers)
+    assert "Lambda" not in kerasish_layers
+    keras_weights = keras_model.get_weights()
+    assert [tuple(np.shape(a)) for a in kerasish_model.get_weights()] == [a.shape for a in keras_weights]
+    kerasish_model.set_weights(keras_weights)
+    if name == "lstm":  # the transformer's forward pass compiles for long; the lstm's is cheap
+        x, _ = workloads.make_data(w, 4)
+        np.testing.assert_allclose(np.asarray(kerasish_model(x)), np.asarray(keras_model(x)), atol=1e-5)
+    nnx_model = workloads.build_nnx(w)
+    nnx_count = sum(a.size for a in jax.tree.leaves(nnx.state(nnx_model, nnx.Param)))
+    assert nnx_count == sum(a.size for a in keras_weights)
