@@ -347,9 +347,13 @@ class Loss:
         """Boolean mask of the per-sample entries that count, or None for all."""
         return None
 
-    def __call__(self, y_true, y_pred, sample_weight=None) -> jax.Array:
+    def __call__(self, y_true, y_pred, sample_weight=None, *, row_mask=None) -> jax.Array:
         """The reduced loss. A mask that ``y_pred`` carries (a masked sequence output, see
-        ``kerasish.layers.Masking``) leaves its masked steps out, as in Keras."""
+        ``kerasish.layers.Masking``) leaves its masked steps out, as in Keras.
+
+        ``row_mask`` (``(batch,)``, 1 for real rows) is how the engine passes a padded last batch: the
+        padding rows are left out as if the batch were only its real rows, whatever the reduction
+        and masks (a mean over masked entries counts real entries only)."""
         from kerasish.layers.masking import get_mask
 
         pred_mask = get_mask(y_pred)
@@ -359,6 +363,10 @@ class Loss:
         mask = self.compute_mask(y_true, y_pred)
         if pred_mask is not None and pred_mask.shape == values.shape:
             mask = pred_mask if mask is None else jnp.logical_and(mask, pred_mask)
+        if row_mask is not None and values.ndim >= 1:
+            rows = jnp.asarray(row_mask).astype(bool).reshape((-1,) + (1,) * (values.ndim - 1))
+            rows = jnp.broadcast_to(rows, values.shape)
+            mask = rows if mask is None else jnp.logical_and(mask, rows)
         return reduce_weighted_values(values, sample_weight, mask, self.reduction)
 
     def get_config(self) -> dict[str, Any]:

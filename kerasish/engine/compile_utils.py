@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import jax.numpy as jnp
@@ -60,22 +61,34 @@ class CompiledLoss:
                 return loss
         return None
 
-    def __call__(self, y_true: list, y_pred: list, sample_weight: list, batch_scale=None) -> tuple[Any, dict]:
+    def __call__(self, y_true: list, y_pred: list, sample_weight: list, batch_scale=None,
+                 row_mask=None) -> tuple[Any, dict]:
         """Total and per-output losses.
 
-        ``batch_scale`` (padded batch size / real batch size) corrects the losses whose
-        reduction divides by the number of elements, so a padded batch gives the exact
-        loss of its real samples (padded rows carry zero sample weight).
+        A padded batch gives the exact loss of its real samples: kerasish losses take ``row_mask``
+        (1 for real rows) and leave the padding out of every count; other callables get their
+        (zero-weighted) padding corrected by ``batch_scale`` (padded / real batch size) when their
+        reduction divides by the number of elements.
         """
         total = jnp.zeros((), jnp.float32)
         per_output = {}
         for i, name, loss, w in self.entries:
-            value = loss(y_true[i], y_pred[i], sample_weight[i])
-            if batch_scale is not None and getattr(loss, "reduction", None) in ("sum_over_batch_size", "mean"):
-                value = value * batch_scale
+            if row_mask is not None and _takes_row_mask(loss):
+                value = loss(y_true[i], y_pred[i], sample_weight[i], row_mask=row_mask)
+            else:
+                value = loss(y_true[i], y_pred[i], sample_weight[i])
+                if batch_scale is not None and getattr(loss, "reduction", None) in ("sum_over_batch_size", "mean"):
+                    value = value * batch_scale
             per_output[name] = value
             total = total + w * value
         return total, per_output
+
+
+def _takes_row_mask(loss) -> bool:
+    try:
+        return "row_mask" in inspect.signature(loss.__call__).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 class CompiledMetrics:

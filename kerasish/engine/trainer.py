@@ -372,7 +372,8 @@ class Trainer:
         if mask is not None:
             sample_weight = [w * mask.reshape(mask.shape + (1,) * (w.ndim - 1)) for w in sample_weight]
             batch_scale = mask.shape[0] / jnp.maximum(jnp.sum(mask), 1.0)
-        total, per_output = self._compiled_loss(y_true, self._flatten_outputs(y_pred), sample_weight, batch_scale)
+        total, per_output = self._compiled_loss(y_true, self._flatten_outputs(y_pred), sample_weight, batch_scale,
+                                                row_mask=mask)
         tw, _ = self._partition()
         for var, value in zip(tw, trainable):
             if var.regularizer is not None:

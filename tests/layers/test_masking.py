@@ -209,3 +209,29 @@ def test_attention_layers_get_the_masks_of_their_inputs_as_keras():
         predicted = m.predict(x, verbose=0)
     for ours, expected in zip(predicted, theirs):
         assert_close(ours, expected)
+
+
+@pytest.mark.parametrize("loss", ["sparse_categorical_crossentropy", "ignore_class"])
+def test_a_padded_last_batch_gives_keras_masked_loss(loss):
+    """15 rows at batch 4: kerasish pads the last batch to 4 rows; the masked mean must count real rows only."""
+    x = np.concatenate([padded_tokens(s) for s in (7, 8, 9)])[:15]
+    y = np.random.default_rng(10).integers(0, 3, size=x.shape).astype("int32")
+
+    def build(lib):
+        m = lib.Sequential([lib.Input((T,), dtype="int32"), lib.layers.Embedding(V, 4, mask_zero=True),
+                            lib.layers.Dense(3, activation="softmax")])
+        lf = lib.losses.SparseCategoricalCrossentropy(ignore_class=2) if loss == "ignore_class" else loss
+        m.compile(optimizer="sgd", loss=lf, metrics=["accuracy"])
+        return m
+
+    k, m = build(keras), build(kerasish)
+    copy_weights(m, k)
+    ours = m.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
+    theirs = k.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
+    assert_close(ours["loss"], theirs["loss"], "loss over batches with a short last one")
+    assert_close(ours["accuracy"], theirs["accuracy"], "accuracy")
+    hk = k.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False).history["loss"]
+    hm = m.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False).history["loss"]
+    assert_close(hm, hk, "training loss")
+    for a, b in zip(m.get_weights(), k.get_weights()):
+        assert_close(a, b, "weights after the short last batch's update")
