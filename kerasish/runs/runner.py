@@ -63,6 +63,13 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def _jsonable(value):
+    """A metric as JSON: ints stay ints (counts), other numbers become floats, anything else a string."""
+    import numpy as np
+
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -129,17 +136,18 @@ class RunContext:
             return fallback()
 
     # -- compile / fit -----------------------------------------------------------------------------
-    def optimizer(self):
+    def optimizer(self, learning_rate: float | None = None):
+        """The config's optimizer, at its learning rate or at ``learning_rate``."""
         import kerasish
 
         c = self.config.compile
-        return type(kerasish.optimizers.get(c.optimizer))(learning_rate=c.learning_rate)
+        return type(kerasish.optimizers.get(c.optimizer))(learning_rate=learning_rate or c.learning_rate)
 
-    def compile(self, model, loss=None, metrics=None, **kwargs) -> None:
-        """``model.compile`` with the config's optimizer and learning rate; the config's loss/metrics win
-        over the recipe's defaults given here."""
+    def compile(self, model, loss=None, metrics=None, learning_rate: float | None = None, **kwargs) -> None:
+        """``model.compile`` with the config's optimizer and learning rate (``learning_rate`` here replaces
+        it, e.g. for a fine-tuning phase); the config's loss/metrics win over the recipe's defaults given here."""
         c = self.config.compile
-        model.compile(optimizer=self.optimizer(), loss=c.loss or loss,
+        model.compile(optimizer=self.optimizer(learning_rate), loss=c.loss or loss,
                       metrics=c.metrics if c.metrics is not None else metrics,
                       steps_per_execution=c.steps_per_execution, **kwargs)
 
@@ -263,6 +271,7 @@ def run(source=None, overrides=(), *, root: str | Path | None = None, resume: st
             _write_json(run_dir / "metrics.json", metrics)
             if model is not None and config.output.save_model:
                 model.save(run_dir / "model.kerasish")
+            _remove_empty_dirs(run_dir / "backup")  # each completed fit deleted its own backup
             print(f"Run directory: {run_dir.resolve()}", flush=True)
         except BaseException as e:
             meta.update(status="failed", error=f"{type(e).__name__}: {e}",
@@ -274,6 +283,16 @@ def run(source=None, overrides=(), *, root: str | Path | None = None, resume: st
     meta.update(status="completed", ended=datetime.datetime.now().isoformat(timespec="seconds"))
     _write_json(run_dir / "run.json", meta)
     return RunResult(run_dir=run_dir, metrics=metrics, model=model, config=resolved)
+
+
+def _remove_empty_dirs(path: Path) -> None:
+    if not path.is_dir():
+        return
+    for sub in sorted(path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if sub.is_dir() and not any(sub.iterdir()):
+            sub.rmdir()
+    if not any(path.iterdir()):
+        path.rmdir()
 
 
 def _unpack(result, module):
