@@ -21,6 +21,35 @@ def test_notebook_runs(path, tmp_path):
         assert any("Param #" in o["data"]["text/html"] for o in html)
         assert any("image/png" in o.get("data", {}) for o in outputs)  # history.plot()
         assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)  # tqdm widget
+    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
+    pngs = sum("image/png" in o.get("data", {}) for o in outputs)
+    if path.name == "02_functional_api.ipynb":
+        assert html.count("Param #") >= 3  # the multi-task, siamese and nested encoder summaries
+        assert "digit_accuracy" in text and "ink_mae" in text  # per-output metrics of the multi-output model
+        assert pngs >= 1
+    if path.name == "03_custom_training_step.ipynb":
+        assert "d_loss" in text and "g_loss" in text
+        assert pngs >= 4  # samples before, loss curves, snapshots, samples after
+    if path.name == "04_callbacks_checkpoints_tensorboard.ipynb":
+        assert "early stopping" in text and "ReduceLROnPlateau reducing learning rate" in text
+        assert "best.kerasish" in text and "orbax_ckpts" in text and "events.out.tfevents" in text
+    if path.name == "05_saving_loading_resuming.ipynb":
+        assert "fit died: simulated crash" in text
+        assert "allclose: True" in text and "bitwise:  True" in text  # resumed == uninterrupted, on CPU
+        assert "FileFormatError" in text
+    if path.name == "06_recipes_from_a_notebook.ipynb":
+        assert "Run directory:" in text and "config.yaml" in text and "history.csv" in text
+        assert text.count("ConfigError:") >= 4 and "fit.epochs" in text
+        assert "Param #" in html  # the model loaded from the run directory
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_stored_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert code and all(not cell.outputs and cell.execution_count is None for cell in code)
 
 
 def test_notebooks_exist():
