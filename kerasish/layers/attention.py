@@ -312,6 +312,15 @@ class MultiHeadAttention(Layer):
         q = self._query_dense(query) * jnp.asarray(1.0 / math.sqrt(self._key_dim), query.dtype)
         k = self._key_dense(key)
         v = self._value_dense(value)
+        fused = self._dropout == 0 and not return_attention_scores and q.ndim == 4
+        if fused and tuple(self._attention_axes) == (1,) and v.shape[-1] == q.shape[-1]:
+            # jax.nn.dot_product_attention, as Keras: XLA (or cuDNN on a GPU) fuses scores, softmax and sum
+            if mask is not None:  # (B|1, T|1, S|1) -> (B|1, 1, T|1, S|1): one mask for every head
+                mask = mask.reshape((1,) * (3 - mask.ndim) + mask.shape)[:, None]
+            out = jax.nn.dot_product_attention(q, k, v, mask=mask, scale=1.0)
+            if self._use_gate:
+                out = out * self._gate_dense(query)
+            return self._output_dense(out)
         score_eq, combine_eq, score_rank = self._equations(q.ndim)
         logits = jnp.einsum(score_eq, k, q)
         if mask is not None:
@@ -321,7 +330,6 @@ class MultiHeadAttention(Layer):
         # Keras takes jax.nn.dot_product_attention for plain sequences when it needs no scores or
         # dropout (a fully masked row averages all values) and a masked Softmax otherwise (such a row
         # gets zero weights); the two agree on every row with at least one visible key.
-        fused = self._dropout == 0 and not return_attention_scores and q.ndim == 4
         if mask is not None:
             logits = jnp.where(mask, logits, _FUSED_FILL if fused else _SOFTMAX_FILL)
         scores = jax.nn.softmax(logits.astype(jnp.float32), axis=norm_axes).astype(q.dtype)
