@@ -18,7 +18,7 @@ _FUSED_FILL = -0.7 * float(jnp.finfo(jnp.float32).max)
 
 
 def _dropout(layer: Layer, x, rate: float):
-    keep = jax.random.bernoulli(layer.random_key(), 1.0 - rate, x.shape)
+    keep = jax.random.bernoulli(layer.random_key(x), 1.0 - rate, x.shape)
     return jnp.where(keep, x / (1.0 - rate), 0.0).astype(x.dtype)
 
 

@@ -133,8 +133,8 @@ def random_permutation(key, n: int):
     return jnp.argsort(jax.random.uniform(key, (n,))).astype(jnp.int32)
 
 
-def _next_key(layer: Layer):
-    key = layer.random_key()
+def _next_key(layer: Layer, inputs=None):
+    key = layer.random_key(inputs)
     seed = getattr(layer, "seed", None)
     return key if seed is None else jax.random.fold_in(key, seed)
 
@@ -163,7 +163,7 @@ class _ImageAugmentation(Layer):
         x, restore = _as_nhwc(self, inputs, self.data_format)
         if not training:
             return restore(self.inference(x))
-        return restore(self.transform(x, self.random_params(_next_key(self), x.shape)))
+        return restore(self.transform(x, self.random_params(_next_key(self, x), x.shape)))
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format, "seed": self.seed}
@@ -466,7 +466,7 @@ class _BatchMix(_ImageAugmentation):
         x, restore = _as_nhwc(self, images, self.data_format)
         labels = inputs.get("labels") if is_dict else None
         if training:
-            params = self.random_params(_next_key(self), x.shape)
+            params = self.random_params(_next_key(self, x), x.shape)
             x, labels = self.mix(x, None if labels is None else jnp.asarray(labels, self.dtype), params)
         if not is_dict:
             return restore(x)

@@ -317,15 +317,24 @@ class Layer:
             rows = x * w.reshape(w.shape + (1,) * (x.ndim - 1))
             scope.losses.append(self.activity_regularizer(rows) / jnp.maximum(jnp.sum(w), 1.0))
 
-    def random_key(self):
-        """A new key from the current step's RNG stream, for a stochastic layer (dropout, noise,
-        augmentation) in training; a clear error outside any step."""
+    def random_key(self, inputs=None):
+        """A new key for a stochastic layer (dropout, noise, augmentation) in training mode.
+
+        Inside a step (fit, train_on_batch, a ``StatelessScope`` with an rng) it comes from the step's RNG
+        stream. Called eagerly on concrete ``inputs`` (``RandomFlip()(images, training=True)`` to look
+        at augmented images, as in Keras), it comes from the global seed stream
+        (``kerasish.utils.set_random_seed``), new at every call. Under a ``jax.jit`` of your own with no
+        scope there is no key to vary from call to call, so that is an error rather than a mask frozen
+        into the program.
+        """
         scope = current_scope()
-        if scope is None or scope.rng is None:
-            raise KerasishError(f"Layer {self.name!r} ({type(self).__name__}) needs a random key in training mode: "
-                                "call it inside a training step (fit, train_on_batch) or a StatelessScope with an "
-                                "rng.")
-        return scope.next_rng()
+        if scope is not None and scope.rng is not None:
+            return scope.next_rng()
+        if inputs is not None and not any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(inputs)):
+            return jnp.asarray(next_host_key())
+        raise KerasishError(f"Layer {self.name!r} ({type(self).__name__}) needs a random key in training mode: "
+                            "call it inside a training step (fit, train_on_batch), a StatelessScope with an rng, "
+                            "or eagerly on concrete arrays.")
 
     def _warn_mask_dropped(self) -> None:
         if not getattr(self, "_warned_mask", False):

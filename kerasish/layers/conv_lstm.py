@@ -255,10 +255,10 @@ class _ConvLSTM(Layer):
         self.input_channels = channels
 
     # -- computation -----------------------------------------------------------------------------
-    def _dropout_masks(self, rate, shape, dtype):
+    def _dropout_masks(self, rate, shape, dtype, inputs=None):
         """Four inverted-dropout masks (one per gate) of ``shape``."""
         # Drawn flat: XLA compiles random-bit generation for rank-5+ shapes slowly.
-        keep = jax.random.bernoulli(self.random_key(), 1.0 - rate, (4 * math.prod(shape),)).reshape((4,) + shape)
+        keep = jax.random.bernoulli(self.random_key(inputs), 1.0 - rate, (4 * math.prod(shape),)).reshape((4,) + shape)
         return keep.astype(dtype) / jnp.asarray(1.0 - rate, dtype)
 
     def _to_last(self, x, time_axis: bool):
@@ -302,9 +302,9 @@ class _ConvLSTM(Layer):
             mask = mask.astype(bool)
         in_masks = rec_masks = None
         if training and self.dropout > 0:
-            in_masks = self._dropout_masks(self.dropout, (batch,) + x.shape[2:], dtype)
+            in_masks = self._dropout_masks(self.dropout, (batch,) + x.shape[2:], dtype, x)
         if training and self.recurrent_dropout > 0:
-            rec_masks = self._dropout_masks(self.recurrent_dropout, state_shape, dtype)
+            rec_masks = self._dropout_masks(self.recurrent_dropout, state_shape, dtype, x)
         bias = self.bias.value.astype(dtype) if self.use_bias else None
         output, h, c = _conv_lstm(x, self.kernel.value.astype(dtype), self.recurrent_kernel.value.astype(dtype),
                                   bias, state, mask, in_masks, rec_masks, spec)

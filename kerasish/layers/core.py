@@ -159,7 +159,7 @@ class Dropout(Layer):
         if self.noise_shape is not None:
             broadcast_dims = tuple(i for i, d in enumerate(self.noise_shape) if d == 1)
         drop = nnx.Dropout(self.rate, broadcast_dims=broadcast_dims)
-        return drop(inputs, deterministic=False, rngs=self.random_key())
+        return drop(inputs, deterministic=False, rngs=self.random_key(inputs))
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}

@@ -36,9 +36,9 @@ def _units(owner: str, units) -> int:
 
 
 
-def _dropout_mask(layer: Layer, shape, rate: float, dtype):
+def _dropout_mask(layer: Layer, shape, rate: float, dtype, inputs=None):
     """Inverted-dropout multipliers (0 or 1/(1-rate)), drawn once per call and reused at every step."""
-    keep = jax.random.bernoulli(layer.random_key(), 1.0 - rate, shape)
+    keep = jax.random.bernoulli(layer.random_key(inputs), 1.0 - rate, shape)
     return keep.astype(dtype) / (1.0 - rate)
 
 
@@ -173,13 +173,13 @@ class _Cell(Layer):
         """One step from the projected input ``xz``; returns ``(output, new_states)`` (override)."""
         raise NotImplementedError
 
-    def _dropout_masks(self, batch: int, dtype, training: bool):
+    def _dropout_masks(self, batch: int, dtype, training: bool, inputs=None):
         """``(input_mask or None, recurrent_mask or None)``, fixed across the time steps of one call."""
         dp = rdp = None
         if training and self.dropout > 0:
-            dp = _dropout_mask(self, (batch, self.input_dim), self.dropout, dtype)
+            dp = _dropout_mask(self, (batch, self.input_dim), self.dropout, dtype, inputs)
         if training and self.recurrent_dropout > 0:
-            rdp = _dropout_mask(self, (batch, self.units), self.recurrent_dropout, dtype)
+            rdp = _dropout_mask(self, (batch, self.units), self.recurrent_dropout, dtype, inputs)
         return dp, rdp
 
     def get_initial_state(self, batch_size: int, dtype=None) -> list:
@@ -188,7 +188,7 @@ class _Cell(Layer):
     def call(self, inputs, states, training=None):
         single = not isinstance(states, (list, tuple))
         states = [states] if single else list(states)
-        dp, rdp = self._dropout_masks(inputs.shape[0], inputs.dtype, bool(training))
+        dp, rdp = self._dropout_masks(inputs.shape[0], inputs.dtype, bool(training), inputs)
         x = inputs if dp is None else inputs * dp
         out, new_states = self._recur(self._params(), self._project(self._params(), x), tuple(states), rdp)
         return out, (new_states[0] if single else list(new_states))
@@ -457,7 +457,7 @@ class RNN(Layer):
             mask = mask.astype(bool)
         cell = self.cell
         if isinstance(cell, _Cell):
-            dp, rdp = cell._dropout_masks(batch, x.dtype, bool(training))
+            dp, rdp = cell._dropout_masks(batch, x.dtype, bool(training), x)
             # Jitted per cell: repeated eager calls reuse one compiled scan; inside a traced step it inlines.
             outs, final = _run_cell(cell, cell._params(), x, states, mask, dp, rdp,
                                     go_backwards=self.go_backwards, zero_out=self.zero_output_for_mask)

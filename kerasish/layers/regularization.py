@@ -63,7 +63,7 @@ class _SpatialDropout(Layer):
         spatial = tuple(range(1, self._rank - 1)) if self.data_format == "channels_last" \
             else tuple(range(2, self._rank))
         drop = nnx.Dropout(self.rate, broadcast_dims=spatial)
-        return drop(jnp.asarray(inputs), deterministic=False, rngs=self.random_key())
+        return drop(jnp.asarray(inputs), deterministic=False, rngs=self.random_key(inputs))
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
@@ -112,7 +112,7 @@ class GaussianNoise(Layer):
         if not training or self.stddev == 0:
             return inputs
         x = jnp.asarray(inputs)
-        return x + self.stddev * jax.random.normal(self.random_key(), x.shape, x.dtype)
+        return x + self.stddev * jax.random.normal(self.random_key(x), x.shape, x.dtype)
 
     def get_config(self):
         return {**super().get_config(), "stddev": self.stddev, "seed": self.seed}
@@ -137,7 +137,7 @@ class GaussianDropout(Layer):
             return inputs
         x = jnp.asarray(inputs)
         stddev = math.sqrt(self.rate / (1.0 - self.rate))
-        return x * (1.0 + stddev * jax.random.normal(self.random_key(), x.shape, x.dtype))
+        return x * (1.0 + stddev * jax.random.normal(self.random_key(x), x.shape, x.dtype))
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}

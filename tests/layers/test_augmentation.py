@@ -103,9 +103,20 @@ def test_jitted_step_draws_new_transformations():
     np.testing.assert_array_equal(np.asarray(step(jax.random.PRNGKey(0), IMAGES)), np.asarray(a))
 
 
-def test_training_without_a_key_is_a_clear_error():
+def test_eager_training_calls_use_the_global_seed_and_a_bare_jit_is_an_error():
+    """As in Keras, ``layer(images, training=True)`` augments eagerly (to look at the results): a new
+    draw every call, the same sequence after the same set_random_seed. A jax.jit of one's own with no
+    step around it has no key to vary, so it is an error rather than one flip frozen into the program."""
+    import kerasish
+
+    layer = RandomFlip()
+    kerasish.utils.set_random_seed(7)
+    a, b = np.asarray(layer(IMAGES, training=True)), np.asarray(layer(IMAGES, training=True))
+    kerasish.utils.set_random_seed(7)
+    np.testing.assert_array_equal(np.asarray(layer(IMAGES, training=True)), a)
+    assert not np.array_equal(a, b)
     with pytest.raises(KerasishError, match="random key"):
-        RandomFlip()(IMAGES, training=True)
+        jax.jit(lambda x: layer(x, training=True))(IMAGES)
 
 
 # -- geometric transforms: the same parameters as Keras, all fill modes and interpolations ------------

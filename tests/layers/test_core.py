@@ -140,7 +140,9 @@ def test_dropout_keys_and_modes():
     np.testing.assert_array_equal(np.asarray(layer(x)), x)  # outside any scope: inference
     with pytest.raises(KerasishError, match="random key"):
         with StatelessScope({}, rng=None, training=True):
-            layer(x)
+            jax.jit(layer)(x)  # traced with no key: an error, not a mask frozen into the program
+    eager = [np.asarray(layer(x, training=True)) for _ in range(2)]  # eagerly: the global seed stream
+    assert not np.array_equal(eager[0], eager[1]) and not np.array_equal(eager[0], x)
 
 
 def test_dropout_in_a_model_through_stateless_call():

@@ -105,7 +105,9 @@ def test_stochastic_modes(layer):
     with StatelessScope({}, rng=jax.random.PRNGKey(0), training=True):
         np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
     with pytest.raises(KerasishError, match="random key"):
-        layer(x, training=True)
+        jax.jit(lambda v: layer(v, training=True))(x)
+    eager = [np.asarray(layer(x, training=True)) for _ in range(2)]  # eagerly: the global seed stream
+    assert not np.array_equal(eager[0], eager[1])
 
 
 def test_stochastic_layers_train_via_fit_and_differ_across_steps():
