@@ -30,12 +30,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-import numpy as np
 from pydantic import Field
 
 import kerasish
 from kerasish import layers
 from kerasish.runs import Section
+from kerasish.utils import pad_sequences
 
 
 class Data(Section):
@@ -62,14 +62,6 @@ SMOKE = ["fit.epochs=1", "data.dataset=synthetic", "data.synthetic_samples=400",
          "compile.steps_per_execution=1"]
 
 
-def pad(sequences, maxlen: int) -> np.ndarray:
-    """Lists of token ids -> ``(n, maxlen)`` int32, truncated at the end and zero-padded at the end."""
-    out = np.zeros((len(sequences), maxlen), np.int32)
-    for i, s in enumerate(sequences):
-        s = np.asarray(s, np.int32)[:maxlen]
-        out[i, :len(s)] = s
-    return out
-
 
 def load(ctx, config):
     d = config.data
@@ -87,7 +79,8 @@ def load(ctx, config):
     else:
         (x, y), (xt, yt) = ctx.load_dataset("imdb", fallback=synthetic, fallback_name=name, num_words=d.num_words)
         if x.dtype == object:
-            x, xt = pad(x, d.maxlen), pad(xt, d.maxlen)
+            x, xt = pad_sequences(x, d.maxlen, padding="post", truncating="post"), \
+                pad_sequences(xt, d.maxlen, padding="post", truncating="post")
     if d.limit:
         x, y = x[:d.limit], y[:d.limit]
     return (x, y.astype("float32")), (xt, yt.astype("float32"))

@@ -40,6 +40,7 @@ from pydantic import Field
 import kerasish
 from kerasish import layers
 from kerasish.runs import Section
+from kerasish.utils import pad_sequences
 
 NOT, N_POLAR = 1, 10  # token 1 is "not"; 10 positive words (2..11), 10 negative words (12..21)
 POSITIVE = np.arange(2, 2 + N_POLAR)
@@ -69,14 +70,6 @@ DEFAULTS = {"fit": {"epochs": 5, "batch_size": 64, "validation_split": 0.1}}
 SMOKE = ["fit.epochs=1", "data.dataset=synthetic", "data.synthetic_samples=400", "data.maxlen=48",
          "model.filters=16", "data.num_words=500", "compile.steps_per_execution=1"]
 
-
-def pad(sequences, maxlen: int) -> np.ndarray:
-    """Lists of token ids -> ``(n, maxlen)`` int32, truncated at the end and zero-padded at the end."""
-    out = np.zeros((len(sequences), maxlen), np.int32)
-    for i, s in enumerate(sequences):
-        s = np.asarray(s, np.int32)[:maxlen]
-        out[i, :len(s)] = s
-    return out
 
 
 def synthetic_reviews(n: int, maxlen: int, num_words: int, label_noise: float, seed: int):
@@ -124,7 +117,8 @@ def load(ctx, config):
     else:
         (x, y), (xt, yt) = ctx.load_dataset("imdb", fallback=synthetic, fallback_name=name, num_words=d.num_words)
         if x.dtype == object:
-            x, xt = pad(x, d.maxlen), pad(xt, d.maxlen)
+            x, xt = pad_sequences(x, d.maxlen, padding="post", truncating="post"), \
+                pad_sequences(xt, d.maxlen, padding="post", truncating="post")
     if d.limit:
         x, y = x[:d.limit], y[:d.limit]
     return (x, y.astype("float32")), (xt, yt.astype("float32"))
