@@ -92,7 +92,7 @@ class Trainer:
     # -- compile -------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
                 run_eagerly=False, steps_per_execution="auto", jit_compile="auto", auto_scale_loss=True,
-                batch_augmentation=None):
+                batch_augmentation=None, gradient_accumulation_steps=None):
         """Configure the model for training (Keras arguments).
 
         Args:
@@ -114,6 +114,13 @@ class Trainer:
                 ``train_step``. It mixes labels, so ``y`` must be one-hot or probabilities (use
                 ``categorical_crossentropy``); the model must have one input and one output. (Keras has
                 no such argument: there, MixUp runs in the tf.data pipeline.)
+            gradient_accumulation_steps: N > 1 splits every training batch into N micro-batches inside the
+                jitted step (a ``lax.scan``), accumulates their gradients and applies their mean once: a
+                batch of 64 with N=4 needs the activation memory of 16 and makes the update a batch of 64
+                makes (the same within float tolerance, for models without batch statistics). N must
+                divide the batch size. BatchNormalization statistics update once per micro-batch, and
+                stochastic layers draw new keys for each. (Keras has this on its optimizers, counting
+                steps instead; one jitted step here keeps it on the accelerator.)
         """
         if not (steps_per_execution == "auto" or (isinstance(steps_per_execution, int) and steps_per_execution >= 1)):
             raise ConfigError(f"steps_per_execution must be a positive int or 'auto', got {steps_per_execution!r}.")
@@ -127,6 +134,12 @@ class Trainer:
                                   weighted_metrics=weighted_metrics)
         # not a sublayer: a model's call never runs it, and its (absent) weights are not the model's
         object.__setattr__(self, "_batch_augmentation", _check_batch_augmentation(batch_augmentation))
+        if gradient_accumulation_steps is not None and (
+                isinstance(gradient_accumulation_steps, bool) or not isinstance(gradient_accumulation_steps, int)
+                or gradient_accumulation_steps < 1):
+            raise ConfigError(f"gradient_accumulation_steps must be None or a positive int, got "
+                              f"{gradient_accumulation_steps!r}.")
+        self.gradient_accumulation_steps = gradient_accumulation_steps
         self.run_eagerly = bool(run_eagerly)
         self.steps_per_execution = steps_per_execution
         self._tx = self.optimizer.build()
@@ -416,6 +429,8 @@ class Trainer:
         mask = rest[0] if rest else None
         if getattr(self, "_batch_augmentation", None):
             x, y = self._augment_batch(x, y, state, mask)
+        if (getattr(self, "gradient_accumulation_steps", None) or 1) > 1:
+            return self._accumulated_train_step(state, x, y, sw, mask)
 
         def loss_fn(trainable):
             # Dropout and other stochastic layers draw from fold_in(rng, step): the key stays
@@ -431,6 +446,44 @@ class Trainer:
         trainable = self.apply_constraints(trainable)
         metrics = self.update_metrics(state["metrics"], loss, per_output, y, y_pred, sw, _first_leaf(x).shape[0],
                                       mask)
+        new_state = {**state, "trainable": trainable, "non_trainable": new_nt, "optimizer": opt_state,
+                     "metrics": metrics, "step": state["step"] + 1}
+        return new_state, self.compute_metrics(metrics)
+
+    def _accumulated_train_step(self, state: dict, x, y: list, sw: list, mask):
+        """``compile(gradient_accumulation_steps=N)``: N micro-batches scanned, their mean gradient applied once."""
+        n = self.gradient_accumulation_steps
+        batch = _first_leaf(x).shape[0]
+        if batch % n:
+            raise InputError(f"gradient_accumulation_steps={n} must divide the batch size, got batches of {batch} "
+                             f"rows; use a batch_size that is a multiple of {n}.")
+        rows = batch // n
+
+        def split(tree):
+            return jax.tree.map(lambda a: a.reshape((n, rows) + a.shape[1:]), tree)
+
+        def micro_step(carry, micro):
+            grads_sum, non_trainable, metrics, i = carry
+            mx, my, msw, mmask = micro
+
+            def loss_fn(trainable):
+                y_pred, new_nt, layer_losses = self.stateless_call(
+                    trainable, non_trainable, mx, training=True, rng=state["rng"], rng_step=state["step"] * n + i,
+                    sample_mask=mmask, return_losses=True)
+                loss, per_output = self.compute_loss(trainable, my, y_pred, msw, mmask)
+                return self._with_layer_losses(loss, layer_losses), (y_pred, new_nt, per_output)
+
+            (loss, (y_pred, new_nt, per_output)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["trainable"])
+            metrics = self.update_metrics(metrics, loss, per_output, my, y_pred, msw, rows, mmask)
+            return (jax.tree.map(jnp.add, grads_sum, grads), new_nt, metrics, i + 1), None
+
+        zeros = jax.tree.map(jnp.zeros_like, state["trainable"])
+        carry = (zeros, state["non_trainable"], state["metrics"], jnp.zeros((), state["step"].dtype))
+        (grads_sum, new_nt, metrics, _), _ = jax.lax.scan(micro_step, carry, (split(x), split(y), split(sw),
+                                                                             None if mask is None else split(mask)))
+        grads = jax.tree.map(lambda g: g / n, grads_sum)
+        trainable, opt_state = self.optimizer_apply(grads, state["optimizer"], state["trainable"])
+        trainable = self.apply_constraints(trainable)
         new_state = {**state, "trainable": trainable, "non_trainable": new_nt, "optimizer": opt_state,
                      "metrics": metrics, "step": state["step"] + 1}
         return new_state, self.compute_metrics(metrics)

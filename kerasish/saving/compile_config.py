@@ -55,6 +55,8 @@ def compile_config(model) -> dict | None:
                   "metrics": _encode(args.get("metrics"), "metric"),
                   "weighted_metrics": _encode(args.get("weighted_metrics"), "metric"),
                   "steps_per_execution": model.steps_per_execution, "run_eagerly": model.run_eagerly}
+        if getattr(model, "gradient_accumulation_steps", None):
+            config["gradient_accumulation_steps"] = model.gradient_accumulation_steps
         augmentation = getattr(model, "_batch_augmentation", None)
         if augmentation:
             from kerasish.saving.registry import serialize_layer
@@ -80,7 +82,8 @@ def compile_kwargs(config: dict, custom_objects: dict) -> dict:
             "weighted_metrics": _decode(config.get("weighted_metrics"), custom_objects),
             "steps_per_execution": config.get("steps_per_execution", "auto"),
             "run_eagerly": bool(config.get("run_eagerly", False)),
-            "batch_augmentation": _augmentation(config.get("batch_augmentation"), custom_objects)}
+            "batch_augmentation": _augmentation(config.get("batch_augmentation"), custom_objects),
+            "gradient_accumulation_steps": config.get("gradient_accumulation_steps")}
 
 
 def _augmentation(entries, custom_objects: dict):
