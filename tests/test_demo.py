@@ -1,4 +1,4 @@
-"""The README's first quick-start command: the default demo trains on offline data and reports accuracy."""
+"""`python -m kerasish.demo` (the pre-recipes demo, kept as the `kerasish-demo` command) trains offline."""
 
 import subprocess
 import sys
