@@ -75,9 +75,29 @@ def _scan(step, xs, states: tuple, mask, go_backwards: bool, zero_out: bool):
     return outs, final
 
 
-@functools.partial(jax.jit, static_argnames=("cell", "go_backwards", "zero_out"))
-def _run_cell(cell, p, x, states, mask, dp, rdp, *, go_backwards, zero_out):
+class _CellMath:
+    """A jit static argument for a built-in cell, equal for cells that compute the same function.
+
+    Cells with the same class, sizes and activations share one traced scan (their weights are arguments);
+    a cell whose math-defining attributes change after a call gets a new trace instead of a stale one.
+    """
+
+    def __init__(self, cell):
+        self.cell = cell
+        self.key = (type(cell), cell.units, cell.activation, cell.recurrent_activation, cell.use_bias,
+                    getattr(cell, "reset_after", None), str(cell.dtype))
+
+    def __hash__(self):
+        return hash(self.key)
+
+    def __eq__(self, other):
+        return isinstance(other, _CellMath) and self.key == other.key
+
+
+@functools.partial(jax.jit, static_argnames=("math", "go_backwards", "zero_out"))
+def _run_cell(math, p, x, states, mask, dp, rdp, *, go_backwards, zero_out):
     """A built-in cell over ``x`` (batch-major): the input projection of all steps, then the scan."""
+    cell = math.cell
     xz = cell._project(p, x if dp is None else x * dp[:, None, :])
     return _scan(lambda xt, carry: cell._recur(p, xt, carry, rdp), jnp.swapaxes(xz, 0, 1), states, mask,
                  go_backwards, zero_out)
@@ -458,8 +478,8 @@ class RNN(Layer):
         cell = self.cell
         if isinstance(cell, _Cell):
             dp, rdp = cell._dropout_masks(batch, x.dtype, bool(training), x)
-            # Jitted per cell: repeated eager calls reuse one compiled scan; inside a traced step it inlines.
-            outs, final = _run_cell(cell, cell._params(), x, states, mask, dp, rdp,
+            # Jitted per cell math: repeated eager calls reuse one compiled scan; in a traced step it inlines.
+            outs, final = _run_cell(_CellMath(cell), cell._params(), x, states, mask, dp, rdp,
                                     go_backwards=self.go_backwards, zero_out=self.zero_output_for_mask)
         else:
             kwargs = {"training": bool(training)} if cell._call_has_training else {}

@@ -336,3 +336,20 @@ def test_lstm_classifier_learns_token_order():
     model.fit(x[:1000], y[:1000], batch_size=50, epochs=6, verbose=0)
     _, accuracy = model.evaluate(x[1000:], y[1000:], verbose=0)
     assert accuracy >= 0.95, f"test accuracy {accuracy}"
+
+
+def test_the_cached_scan_follows_the_cell_math_not_a_stale_trace():
+    """Eager calls share one compiled scan per cell math; changing an activation after a call retraces."""
+    a, b = LSTM(U), LSTM(U)
+    a(X)
+    b(X)
+    b.set_weights(a.get_weights())
+    assert_close(b(X), a(X), "equal cells, equal weights: one shared trace, the same outputs")
+    before = np.asarray(b(X))
+    b.cell.activation = kerasish.activations.get("relu")
+    after = np.asarray(b(X))
+    k = keras.layers.LSTM(U, activation="relu")
+    k(X)
+    k.set_weights(b.get_weights())
+    assert_close(after, k(X), "the new activation is used")
+    assert not np.allclose(before, after)
