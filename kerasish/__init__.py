@@ -1,10 +1,13 @@
 """kerasish: Keras-style models that compile to one jitted JAX function over one state pytree."""
 
+import contextlib
+
 from kerasish import (
     activations,
     callbacks,
     constraints,
     datasets,
+    distribution,
     errors,
     export,
     initializers,
@@ -27,6 +30,23 @@ from kerasish.errors import (
 from kerasish.layers import Input, KerasTensor, Layer
 from kerasish.models import Functional, Model, Sequential
 
+
+@contextlib.contextmanager
+def device(name: str):
+    """``with kerasish.device("cpu:0"):`` (as ``keras.device``): weights created and computations run inside
+    the block go to that device (``jax.default_device``). Names: ``"cpu"``, ``"gpu:1"``, ... (see
+    ``kerasish.distribution.list_devices()``)."""
+    import jax
+
+    kind, _, index = str(name).lower().partition(":")
+    try:
+        target = jax.devices(kind)[int(index or 0)]
+    except (RuntimeError, IndexError, ValueError):
+        raise ConfigError(f"kerasish.device: no device {name!r}; available: "
+                          f"{distribution.list_devices()}.") from None
+    with jax.default_device(target):
+        yield target
+
 __version__ = "0.1.0"
 
 
@@ -40,6 +60,6 @@ def __getattr__(name):
 
 __all__ = [
     "ConfigError", "FileFormatError", "Functional", "Input", "InputError", "KerasTensor", "KerasishError", "Layer", "Model",
-    "NotBuiltError", "NotCompiledError", "Sequential", "activations", "callbacks", "constraints", "datasets", "errors", "export", "initializers",
+    "NotBuiltError", "NotCompiledError", "Sequential", "activations", "callbacks", "constraints", "datasets", "device", "distribution", "errors", "export", "initializers",
     "layers", "losses", "metrics", "optimizers", "regularizers", "runs", "saving", "utils",
 ]

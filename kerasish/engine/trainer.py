@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from kerasish import distribution as distribution_mod
 from kerasish import losses as losses_mod
 from kerasish import optimizers as optimizers_mod
 from kerasish.backend import LiveState, StatelessScope
@@ -52,6 +53,19 @@ def _first_leaf(x):
 def _pad_rows(tree, pad: int):
     """Append ``pad`` zero rows to every array in ``tree`` (None entries stay None)."""
     return jax.tree.map(lambda a: np.concatenate([a, np.zeros((pad,) + a.shape[1:], a.dtype)]), tree)
+
+
+def _check_distributed_batches(data) -> None:
+    """Under a distribution, array batches must split evenly over its devices (checked before any step)."""
+    dist = distribution_mod.distribution()
+    if dist is not None and getattr(data, "batch_size", None) is not None:
+        dist.check_batch_size(int(data.batch_size))
+
+
+def _distribute_state(state: dict) -> dict:
+    """The state placed as the current distribution lays it out (unchanged on one device)."""
+    dist = distribution_mod.distribution()
+    return state if dist is None else jax.device_put(state, dist.state_sharding())
 
 
 _AUGMENT_STREAM = 0x7FFF0000  # fold_in data for augmentation keys: far from the layers' counter values
@@ -266,6 +280,9 @@ class Trainer:
         mask = np.ones((n,), np.float32)
         if pad_to is not None and n < pad_to:
             x, y_flat, sw_flat, mask = _pad_rows((x, y_flat, sw_flat, mask), pad_to - n)
+        dist = distribution_mod.distribution()
+        if dist is not None:
+            dist.check_batch_size(int(mask.shape[0]))
         return (x, y_flat, sw_flat, mask)
 
     # -- checks on the host, before any compute ------------------------------------------------
@@ -534,7 +551,8 @@ class Trainer:
 
     def _jitted(self, kind: str):
         tw, ntw = self._partition()
-        key = (kind, tuple(map(id, tw)), tuple(map(id, ntw)))
+        dist = distribution_mod.distribution()
+        key = (kind, tuple(map(id, tw)), tuple(map(id, ntw)), id(dist) if dist is not None else None)
         fn = self._fn_cache.get(key)
         if fn is None:
             compilation_cache.ensure_default()
@@ -543,6 +561,12 @@ class Trainer:
                    "predict_multi": make_multi_predict(self.predict_step)}[kind]
             if self.run_eagerly:
                 fn = raw
+            elif dist is not None:
+                # The state replicated (or laid out by the distribution), every batch split on its batch axis:
+                # XLA partitions the step from these shardings and adds the collectives.
+                state, batch = dist.state_sharding(), dist.batch_sharding(stacked=kind.endswith("multi"))
+                fn = jax.jit(raw, donate_argnums=0 if kind.startswith("train") else (), in_shardings=(state, batch),
+                             out_shardings=None if kind.startswith("predict") else state)
             else:
                 fn = jax.jit(raw, donate_argnums=0 if kind.startswith("train") else ())
             self._fn_cache[key] = fn
@@ -553,8 +577,8 @@ class Trainer:
         """The state of an evaluation or prediction (weights and fresh metric accumulators); training
         starts from :meth:`_training_state`."""
         tw, ntw = self._state_vars
-        return {"trainable": [v.value for v in tw], "non_trainable": [v.value for v in ntw],
-                "metrics": self._metrics_init()}
+        return _distribute_state({"trainable": [v.value for v in tw], "non_trainable": [v.value for v in ntw],
+                                  "metrics": self._metrics_init()})
 
     def _training_state(self) -> LiveState:
         """The state ``fit`` and ``train_on_batch`` start from, bound to the model's variables.
@@ -590,8 +614,8 @@ class Trainer:
             return copy(trainable), copy(non_trainable), self._compiled_metrics.init_state()
 
         trainable, non_trainable, metrics = self._jitted_helper("start", start)(trainable, non_trainable)
-        state = {"trainable": trainable, "non_trainable": non_trainable, "metrics": metrics,
-                 "optimizer": self._opt_state, "rng": self._rng, "step": self._step_count}
+        state = _distribute_state({"trainable": trainable, "non_trainable": non_trainable, "metrics": metrics,
+                                   "optimizer": self._opt_state, "rng": self._rng, "step": self._step_count})
         live = LiveState(state, tw, ntw)
         for v in tw + ntw:
             v._bind(live)
@@ -686,6 +710,7 @@ class Trainer:
             (x, y, sample_weight), validation_data = adapters.split_validation(x, y, sample_weight, validation_split)
         data = adapters.make_data(x, y, sample_weight, batch_size, shuffle, steps_per_epoch,
                                   check_finite=check_finite)
+        _check_distributed_batches(data)
         sample_x, sample_y = self._peek(data)
         self._prepare_model(sample_x, sample_y)
         self._assert_has_loss("train_step")
@@ -969,6 +994,7 @@ class Trainer:
         """Loss and metrics on the data: a list ``[loss, *metrics]`` (or a dict with ``return_dict=True``)."""
         self._assert_compiled("evaluate")
         data = adapters.make_data(x, y, sample_weight, batch_size, False, steps, check_finite=check_finite)
+        _check_distributed_batches(data)
         sample_x, sample_y = self._peek(data)
         self._prepare_model(sample_x, sample_y)
         self._assert_has_loss("test_step")
@@ -987,13 +1013,14 @@ class Trainer:
         """Model outputs for the inputs, as NumPy arrays (batches concatenated)."""
         data = adapters.make_data(x, None, None, batch_size, False, steps, allow_x_only=True,
                                   check_finite=check_finite)
+        _check_distributed_batches(data)
         sample_x, _ = self._peek(data)
         if not self.built:
             self._build_from_data(sample_x)
         self._check_x(sample_x)
         predict_fn = self._jitted("predict")
         tw, ntw = self._state_vars
-        state = {"trainable": [v.value for v in tw], "non_trainable": [v.value for v in ntw]}
+        state = _distribute_state({"trainable": [v.value for v in tw], "non_trainable": [v.value for v in ntw]})
         cbl = CallbackList(callbacks, model=self, params={"steps": data.steps, "verbose": verbose})
         cbl.call("on_predict_begin", {})
         outputs = []

@@ -1,0 +1,146 @@
+"""Running on several devices with ``jax.sharding``, as ``keras.distribution``.
+
+A distribution tells ``fit``/``evaluate``/``predict`` how to lay the state and the batches over a mesh of
+devices; XLA partitions the jitted step from those shardings (no pmap, no hand-written collectives).
+
+Example (8 devices, data parallel: each device gets 1/8 of every batch, the state is replicated, and
+XLA all-reduces the gradients)::
+
+    kerasish.distribution.set_distribution(kerasish.distribution.DataParallel())
+    model.fit(x, y, batch_size=64)   # 64 must be a multiple of the 8 devices
+
+Implemented so far: ``list_devices``, ``DeviceMesh``, ``DataParallel``, ``set_distribution`` /
+``distribution`` and ``Distribution.scope()``. ``ModelParallel`` with a ``LayoutMap``, multi-process
+``initialize`` and sharded checkpoints are not built yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import types
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from kerasish.errors import ConfigError, InputError
+
+_STATE = types.SimpleNamespace(distribution=None)  # one per process, as Keras's global distribution
+
+
+def list_devices(device_type: str | None = None) -> list[str]:
+    """The devices as ``"cpu:0"``, ``"gpu:1"``, ... (all of the default backend, or of ``device_type``)."""
+    devices = jax.devices(device_type) if device_type else jax.devices()
+    return [f"{d.platform}:{d.id}" for d in devices]
+
+
+def _resolve_devices(devices) -> list:
+    if devices is None:
+        return list(jax.devices())
+    out = []
+    by_name = {f"{d.platform}:{d.id}": d for d in jax.devices()}
+    for d in devices:
+        if isinstance(d, str):
+            key = d.lower()
+            if key not in by_name:
+                raise ConfigError(f"Unknown device {d!r}; available: {sorted(by_name)}.")
+            out.append(by_name[key])
+        else:
+            out.append(d)
+    return out
+
+
+class DeviceMesh:
+    """A named grid of devices (``jax.sharding.Mesh``).
+
+    Args:
+        shape: the grid's shape, e.g. ``(8,)`` or ``(2, 4)``.
+        axis_names: one name per axis, e.g. ``["batch"]`` or ``["batch", "model"]``.
+        devices: device names (``"gpu:0"``) or jax devices; default: all devices of the default backend.
+    """
+
+    def __init__(self, shape, axis_names, devices=None):
+        shape = tuple(int(s) for s in shape)
+        axis_names = tuple(axis_names)
+        if len(shape) != len(axis_names):
+            raise ConfigError(f"DeviceMesh: shape {shape} and axis_names {axis_names} must have the same length.")
+        devs = _resolve_devices(devices)
+        if int(np.prod(shape)) != len(devs):
+            raise ConfigError(f"DeviceMesh: shape {shape} holds {int(np.prod(shape))} devices, but {len(devs)} "
+                              f"were given ({[f'{d.platform}:{d.id}' for d in devs]}).")
+        self.shape, self.axis_names, self.devices = shape, axis_names, devs
+        self.mesh = Mesh(np.asarray(devs, dtype=object).reshape(shape), axis_names)
+
+
+class Distribution:
+    """Base class: how the state and the batches are laid out over a :class:`DeviceMesh`."""
+
+    def __init__(self, device_mesh: DeviceMesh, batch_dim_name: str):
+        self.device_mesh = device_mesh
+        self.batch_dim_name = batch_dim_name
+
+    @property
+    def mesh(self) -> Mesh:
+        return self.device_mesh.mesh
+
+    @property
+    def batch_shards(self) -> int:
+        return self.mesh.shape[self.batch_dim_name]
+
+    def state_sharding(self) -> NamedSharding:
+        """Every weight and optimizer slot: replicated (override for model parallelism)."""
+        return NamedSharding(self.mesh, PartitionSpec())
+
+    def batch_sharding(self, stacked: bool = False) -> NamedSharding:
+        """Every batch array split along its batch axis (axis 1 for stacked multi-step batches)."""
+        spec = PartitionSpec(None, self.batch_dim_name) if stacked else PartitionSpec(self.batch_dim_name)
+        return NamedSharding(self.mesh, spec)
+
+    def check_batch_size(self, batch_size: int) -> None:
+        if batch_size % self.batch_shards:
+            raise InputError(f"{type(self).__name__} splits every batch over {self.batch_shards} devices, so the "
+                             f"batch size must be a multiple of {self.batch_shards}; got {batch_size}.")
+
+    @contextlib.contextmanager
+    def scope(self):
+        """``with distribution.scope():`` uses this distribution inside the block only."""
+        previous = getattr(_STATE, "distribution", None)
+        _STATE.distribution = self
+        try:
+            yield self
+        finally:
+            _STATE.distribution = previous
+
+
+class DataParallel(Distribution):
+    """Data parallelism: each batch is split over the devices, the state is replicated on each.
+
+    Args:
+        device_mesh: a 1-D :class:`DeviceMesh`; default: all devices on one axis named ``"batch"``.
+        devices: instead of a mesh, the devices to use (names or jax devices).
+    """
+
+    def __init__(self, device_mesh: DeviceMesh | None = None, devices=None):
+        if device_mesh is not None and devices is not None:
+            raise ConfigError("DataParallel takes device_mesh or devices, not both.")
+        if device_mesh is None:
+            devs = _resolve_devices(devices)
+            device_mesh = DeviceMesh((len(devs),), ["batch"], devs)
+        if len(device_mesh.shape) != 1:
+            raise ConfigError(f"DataParallel needs a 1-D device mesh, got shape {device_mesh.shape}.")
+        super().__init__(device_mesh, device_mesh.axis_names[0])
+
+
+def set_distribution(value: Distribution | None) -> None:
+    """Use ``value`` for every following fit/evaluate/predict (None: one device again)."""
+    if value is not None and not isinstance(value, Distribution):
+        raise ConfigError(f"set_distribution takes a kerasish.distribution.Distribution or None, got {value!r}.")
+    _STATE.distribution = value
+
+
+def distribution() -> Distribution | None:
+    """The distribution in effect (set by :func:`set_distribution` or a ``scope()``), or None."""
+    return getattr(_STATE, "distribution", None)
+
+
+__all__ = ["DataParallel", "DeviceMesh", "Distribution", "distribution", "list_devices", "set_distribution"]
