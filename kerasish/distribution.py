@@ -9,8 +9,8 @@ XLA all-reduces the gradients)::
     kerasish.distribution.set_distribution(kerasish.distribution.DataParallel())
     model.fit(x, y, batch_size=64)   # 64 must be a multiple of the 8 devices
 
-Implemented so far: ``list_devices``, ``DeviceMesh``, ``DataParallel``, ``set_distribution`` /
-``distribution`` and ``Distribution.scope()``. ``ModelParallel`` with a ``LayoutMap``, multi-process
+Implemented so far: ``list_devices``, ``DeviceMesh``, ``DataParallel``, ``ModelParallel`` with a
+``LayoutMap``, ``set_distribution`` / ``distribution`` and ``Distribution.scope()``. Multi-process
 ``initialize`` and sharded checkpoints are not built yet.
 """
 
@@ -91,6 +91,10 @@ class Distribution:
         """Every weight and optimizer slot: replicated (override for model parallelism)."""
         return NamedSharding(self.mesh, PartitionSpec())
 
+    def state_shardings(self, state: dict, trainable_vars: list, non_trainable_vars: list):
+        """The sharding of each leaf of a training/evaluation ``state`` (a prefix tree is fine)."""
+        return self.state_sharding()
+
     def batch_sharding(self, stacked: bool = False) -> NamedSharding:
         """Every batch array split along its batch axis (axis 1 for stacked multi-step batches)."""
         spec = PartitionSpec(None, self.batch_dim_name) if stacked else PartitionSpec(self.batch_dim_name)
@@ -131,6 +135,103 @@ class DataParallel(Distribution):
         super().__init__(device_mesh, device_mesh.axis_names[0])
 
 
+class LayoutMap:
+    """Variable paths (regular expressions, ``re.search``) to how each weight is split over a mesh.
+
+    Example::
+
+        layout_map = LayoutMap(DeviceMesh((2, 4), ["batch", "model"]))
+        layout_map["dense.*/kernel"] = (None, "model")    # split the output units over "model"
+        layout_map["dense.*/bias"] = ("model",)
+
+    A weight's path is ``"<layer name>/<weight name>"`` (``model.weights[i].path``); the first matching
+    pattern wins, an unmatched weight is replicated. A spec names one mesh axis (or None) per weight axis.
+    """
+
+    def __init__(self, device_mesh: DeviceMesh):
+        self.device_mesh = device_mesh
+        self._specs: dict[str, tuple] = {}
+
+    def __setitem__(self, pattern: str, spec) -> None:
+        import re
+
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise ConfigError(f"LayoutMap: {pattern!r} is not a regular expression ({e}).") from None
+        spec = tuple(spec) if isinstance(spec, (list, tuple)) else (spec,)
+        unknown = [a for a in spec if a is not None and a not in self.device_mesh.axis_names]
+        if unknown:
+            raise ConfigError(f"LayoutMap[{pattern!r}]: mesh axes {unknown} are not among "
+                              f"{list(self.device_mesh.axis_names)}.")
+        self._specs[pattern] = spec
+
+    def __getitem__(self, path: str):
+        """The spec of the first pattern that matches ``path``, or None."""
+        import re
+
+        return next((spec for pattern, spec in self._specs.items() if re.search(pattern, path)), None)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
+class ModelParallel(Distribution):
+    """Weights split over mesh axes as a :class:`LayoutMap` says (tensor parallelism), batches split over
+    ``batch_dim_name``; optimizer slots follow their weights' layout.
+
+    Args:
+        layout_map: the weights' layouts (its mesh is the distribution's).
+        batch_dim_name: the mesh axis that splits batches (default: the mesh's first axis).
+    """
+
+    def __init__(self, layout_map: LayoutMap, batch_dim_name: str | None = None):
+        if not isinstance(layout_map, LayoutMap):
+            raise ConfigError(f"ModelParallel takes a kerasish.distribution.LayoutMap, got {layout_map!r}.")
+        mesh = layout_map.device_mesh
+        batch_dim_name = batch_dim_name or mesh.axis_names[0]
+        if batch_dim_name not in mesh.axis_names:
+            raise ConfigError(f"ModelParallel: batch_dim_name {batch_dim_name!r} is not a mesh axis "
+                              f"{list(mesh.axis_names)}.")
+        super().__init__(mesh, batch_dim_name)
+        self.layout_map = layout_map
+
+    def _weight_sharding(self, var) -> NamedSharding:
+        spec = self.layout_map[var.path]
+        if spec is None:
+            return self.state_sharding()
+        if len(spec) != len(var.shape):
+            raise ConfigError(f"LayoutMap: weight {var.path!r} has shape {var.shape}, but its layout {spec} names "
+                              f"{len(spec)} axes.")
+        for dim, axis in zip(var.shape, spec):
+            if axis is not None and dim % self.mesh.shape[axis]:
+                raise ConfigError(f"LayoutMap: weight {var.path!r} of shape {var.shape} cannot be split over mesh "
+                                  f"axis {axis!r} ({self.mesh.shape[axis]} devices) by its layout {spec}.")
+        return NamedSharding(self.mesh, PartitionSpec(*spec))
+
+    def state_shardings(self, state: dict, trainable_vars: list, non_trainable_vars: list):
+        replicated = self.state_sharding()
+        weights = [self._weight_sharding(v) for v in trainable_vars]
+        shapes = [tuple(v.shape) for v in trainable_vars]
+
+        def per_weight_list(x) -> bool:  # an optimizer slot tree shaped like the weights (Adam's mu, nu...)
+            return (isinstance(x, (list, tuple)) and len(x) == len(shapes)
+                    and all(hasattr(a, "shape") and tuple(a.shape) == s for a, s in zip(x, shapes)))
+
+        out = {}
+        for key, value in state.items():
+            if key == "trainable":
+                out[key] = weights
+            elif key == "non_trainable":
+                out[key] = [self._weight_sharding(v) for v in non_trainable_vars]
+            elif key == "optimizer":
+                out[key] = jax.tree.map(lambda x: type(x)(weights) if per_weight_list(x) else
+                                        jax.tree.map(lambda _: replicated, x), value, is_leaf=per_weight_list)
+            else:
+                out[key] = jax.tree.map(lambda _: replicated, value)
+        return out
+
+
 def set_distribution(value: Distribution | None) -> None:
     """Use ``value`` for every following fit/evaluate/predict (None: one device again)."""
     if value is not None and not isinstance(value, Distribution):
@@ -143,4 +244,5 @@ def distribution() -> Distribution | None:
     return getattr(_STATE, "distribution", None)
 
 
-__all__ = ["DataParallel", "DeviceMesh", "Distribution", "distribution", "list_devices", "set_distribution"]
+__all__ = ["DataParallel", "DeviceMesh", "Distribution", "LayoutMap", "ModelParallel", "distribution", "list_devices",
+           "set_distribution"]

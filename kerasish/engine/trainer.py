@@ -62,10 +62,30 @@ def _check_distributed_batches(data) -> None:
         dist.check_batch_size(int(data.batch_size))
 
 
-def _distribute_state(state: dict) -> dict:
+def _distribute_state(state: dict, tw: list, ntw: list) -> dict:
     """The state placed as the current distribution lays it out (unchanged on one device)."""
     dist = distribution_mod.distribution()
-    return state if dist is None else jax.device_put(state, dist.state_sharding())
+    return state if dist is None else jax.device_put(state, dist.state_shardings(state, tw, ntw))
+
+
+class _ShardedStep:
+    """A step jitted with the distribution's shardings: the state laid out leaf by leaf (replicated, or
+    split as a LayoutMap says, optimizer slots like their weights), every batch split on its batch axis
+    (axis 1 for fused multi-step batches). XLA partitions the step and adds the collectives. The state's
+    shardings need its structure, so the jit is made at the first call."""
+
+    def __init__(self, raw, dist, kind: str, tw: list, ntw: list):
+        self.raw, self.dist, self.kind, self.tw, self.ntw = raw, dist, kind, tw, ntw
+        self._fn = None
+
+    def __call__(self, state, batch):
+        if self._fn is None:
+            shardings = self.dist.state_shardings(state, self.tw, self.ntw)
+            batch_sharding = self.dist.batch_sharding(stacked=self.kind.endswith("multi"))
+            out = None if self.kind.startswith("predict") else (shardings, self.dist.state_sharding())
+            self._fn = jax.jit(self.raw, donate_argnums=0 if self.kind.startswith("train") else (),
+                               in_shardings=(shardings, batch_sharding), out_shardings=out)
+        return self._fn(state, batch)
 
 
 _AUGMENT_STREAM = 0x7FFF0000  # fold_in data for augmentation keys: far from the layers' counter values
@@ -562,11 +582,7 @@ class Trainer:
             if self.run_eagerly:
                 fn = raw
             elif dist is not None:
-                # The state replicated (or laid out by the distribution), every batch split on its batch axis:
-                # XLA partitions the step from these shardings and adds the collectives.
-                state, batch = dist.state_sharding(), dist.batch_sharding(stacked=kind.endswith("multi"))
-                fn = jax.jit(raw, donate_argnums=0 if kind.startswith("train") else (), in_shardings=(state, batch),
-                             out_shardings=None if kind.startswith("predict") else state)
+                fn = _ShardedStep(raw, dist, kind, tw, ntw)
             else:
                 fn = jax.jit(raw, donate_argnums=0 if kind.startswith("train") else ())
             self._fn_cache[key] = fn
@@ -578,7 +594,7 @@ class Trainer:
         starts from :meth:`_training_state`."""
         tw, ntw = self._state_vars
         return _distribute_state({"trainable": [v.value for v in tw], "non_trainable": [v.value for v in ntw],
-                                  "metrics": self._metrics_init()})
+                                  "metrics": self._metrics_init()}, tw, ntw)
 
     def _training_state(self) -> LiveState:
         """The state ``fit`` and ``train_on_batch`` start from, bound to the model's variables.
@@ -615,7 +631,7 @@ class Trainer:
 
         trainable, non_trainable, metrics = self._jitted_helper("start", start)(trainable, non_trainable)
         state = _distribute_state({"trainable": trainable, "non_trainable": non_trainable, "metrics": metrics,
-                                   "optimizer": self._opt_state, "rng": self._rng, "step": self._step_count})
+                                   "optimizer": self._opt_state, "rng": self._rng, "step": self._step_count}, tw, ntw)
         live = LiveState(state, tw, ntw)
         for v in tw + ntw:
             v._bind(live)
@@ -1020,7 +1036,8 @@ class Trainer:
         self._check_x(sample_x)
         predict_fn = self._jitted("predict")
         tw, ntw = self._state_vars
-        state = _distribute_state({"trainable": [v.value for v in tw], "non_trainable": [v.value for v in ntw]})
+        state = _distribute_state({"trainable": [v.value for v in tw], "non_trainable": [v.value for v in ntw]},
+                                  tw, ntw)
         cbl = CallbackList(callbacks, model=self, params={"steps": data.steps, "verbose": verbose})
         cbl.call("on_predict_begin", {})
         outputs = []

@@ -60,3 +60,26 @@ def test_api_on_one_device():
     with pytest.raises(ConfigError, match=r"kerasish.device: no device 'tpu:9'"):
         with kerasish.device("tpu:9"):
             pass
+
+
+def test_model_parallel_splits_the_kernel_and_matches_one_device(runs):
+    single, mp = runs["single"], runs["model_parallel"]
+    np.testing.assert_allclose(mp["losses"], single["losses"], rtol=1e-4)
+    np.testing.assert_allclose(mp["evaluate"], single["evaluate"], rtol=1e-4)
+    np.testing.assert_allclose(mp["predict"], single["predict"], rtol=1e-4, atol=1e-5)
+    assert mp["kernel_spec"] == "P(None, 'model')"
+    assert mp["kernel_shard_shape"] == [10, 8], "each device holds a quarter of the 32 output units"
+    assert mp["kernel_slot_specs"] == ["P(None, 'model')"], "Adam's slots follow the kernel's layout"
+    (layout,) = mp["probe"]
+    assert "'batch': 2, 'model': 4" in layout and "P('batch',)" in layout
+
+
+def test_layout_map_errors():
+    mesh = kerasish.distribution.DeviceMesh((1,), ["model"])
+    layout = kerasish.distribution.LayoutMap(mesh)
+    with pytest.raises(ConfigError, match=r"mesh axes \['batch'\] are not among \['model'\]"):
+        layout["dense/kernel"] = (None, "batch")
+    with pytest.raises(ConfigError, match="is not a regular expression"):
+        layout["dense/(kernel"] = (None, "model")
+    with pytest.raises(ConfigError, match="batch_dim_name 'batch' is not a mesh axis"):
+        kerasish.distribution.ModelParallel(layout, batch_dim_name="batch")
