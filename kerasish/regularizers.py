@@ -162,6 +162,14 @@ def get(identifier):
     raise ConfigError(f"Cannot interpret {identifier!r} as a regularizer.")
 
 
+def get_argument(owner: str, argument: str, identifier):
+    """:func:`get` for a layer argument: an error names the layer and the argument."""
+    try:
+        return get(identifier)
+    except ConfigError as err:
+        raise ConfigError(f"{owner}: {argument}: {err}") from None
+
+
 def serialize(reg):
     if reg is None:
         return None

@@ -80,11 +80,8 @@ class Layer:
                 f"{type(self).__name__} got unexpected keyword argument(s) {sorted(unknown)}."
             )
         self.name = name or unique_name(to_snake_case(type(self).__name__))
-        try:
-            self.activity_regularizer = regularizers.get(activity_regularizer)
-        except KerasishError as e:
-            raise ConfigError(f"{type(self).__name__}: invalid activity_regularizer {activity_regularizer!r}: {e}") \
-                from None
+        self.activity_regularizer = regularizers.get_argument(type(self).__name__, "activity_regularizer",
+                                                              activity_regularizer)
         self._trainable = bool(trainable)
         self.dtype = jnp.dtype(dtype or "float32")
         self.built = False

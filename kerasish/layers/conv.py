@@ -64,14 +64,6 @@ def _positive_tuple(value, n: int, name: str, layer: str) -> tuple[int, ...]:
     return out
 
 
-def regularizer_argument(owner: str, argument: str, identifier):
-    """``regularizers.get`` for a layer argument: an error names the layer and the argument."""
-    try:
-        return regularizers.get(identifier)
-    except ConfigError as err:
-        raise ConfigError(f"{owner}: {argument}: {err}") from None
-
-
 def _dimension_numbers(rank: int):
     spatial = "DHW"[3 - rank:] if rank <= 3 else None
     return ("N" + spatial + "C", spatial + "IO", "N" + spatial + "C")
@@ -97,7 +89,7 @@ class _ConvBase(Layer):
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.bias_regularizer = regularizer_argument(cls, "bias_regularizer", bias_regularizer)
+        self.bias_regularizer = regularizers.get_argument(cls, "bias_regularizer", bias_regularizer)
         self.bias_constraint = constraints.get_argument(cls, "bias_constraint", bias_constraint)
 
     def _channels(self, input_shape):
@@ -174,7 +166,7 @@ class _Conv(_ConvBase):
         if self.padding == "causal" and self.data_format != "channels_last":
             raise ConfigError(f"{cls}: padding='causal' needs data_format='channels_last'.")
         self.kernel_initializer = initializers.get(kernel_initializer)
-        self.kernel_regularizer = regularizer_argument(cls, "kernel_regularizer", kernel_regularizer)
+        self.kernel_regularizer = regularizers.get_argument(cls, "kernel_regularizer", kernel_regularizer)
         self.kernel_constraint = constraints.get_argument(cls, "kernel_constraint", kernel_constraint)
 
     def build(self, input_shape):
@@ -249,7 +241,7 @@ class _ConvTranspose(_ConvBase):
                 raise ConfigError(f"{cls}: output_padding ({output_padding!r}) must be non-negative and smaller "
                                   f"than strides ({self.strides}).")
         self.kernel_initializer = initializers.get(kernel_initializer)
-        self.kernel_regularizer = regularizer_argument(cls, "kernel_regularizer", kernel_regularizer)
+        self.kernel_regularizer = regularizers.get_argument(cls, "kernel_regularizer", kernel_regularizer)
         self.kernel_constraint = constraints.get_argument(cls, "kernel_constraint", kernel_constraint)
 
     def build(self, input_shape):
@@ -334,7 +326,7 @@ class _DepthwiseConv(_ConvBase):
         self._init_common(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
                           bias_initializer, bias_regularizer, bias_constraint)
         self.depthwise_initializer = initializers.get(depthwise_initializer)
-        self.depthwise_regularizer = regularizer_argument(cls, "depthwise_regularizer", depthwise_regularizer)
+        self.depthwise_regularizer = regularizers.get_argument(cls, "depthwise_regularizer", depthwise_regularizer)
         self.depthwise_constraint = constraints.get_argument(cls, "depthwise_constraint", depthwise_constraint)
 
     def build(self, input_shape):
@@ -391,9 +383,9 @@ class _SeparableConv(_ConvBase):
                           bias_initializer, bias_regularizer, bias_constraint)
         self.depthwise_initializer = initializers.get(depthwise_initializer)
         self.pointwise_initializer = initializers.get(pointwise_initializer)
-        self.depthwise_regularizer = regularizer_argument(cls, "depthwise_regularizer", depthwise_regularizer)
+        self.depthwise_regularizer = regularizers.get_argument(cls, "depthwise_regularizer", depthwise_regularizer)
         self.depthwise_constraint = constraints.get_argument(cls, "depthwise_constraint", depthwise_constraint)
-        self.pointwise_regularizer = regularizer_argument(cls, "pointwise_regularizer", pointwise_regularizer)
+        self.pointwise_regularizer = regularizers.get_argument(cls, "pointwise_regularizer", pointwise_regularizer)
         self.pointwise_constraint = constraints.get_argument(cls, "pointwise_constraint", pointwise_constraint)
 
     def build(self, input_shape):

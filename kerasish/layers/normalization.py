@@ -11,7 +11,6 @@ from kerasish import constraints, initializers, regularizers
 from kerasish.backend import current_scope
 from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer
-from kerasish.layers.conv import regularizer_argument
 from kerasish.utils.random import host_rngs, next_host_key
 
 
@@ -34,8 +33,8 @@ class _BetaGamma(Layer):
 
     def _init_beta_gamma(self, beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint):
         cls = type(self).__name__
-        self.beta_regularizer = regularizer_argument(cls, "beta_regularizer", beta_regularizer)
-        self.gamma_regularizer = regularizer_argument(cls, "gamma_regularizer", gamma_regularizer)
+        self.beta_regularizer = regularizers.get_argument(cls, "beta_regularizer", beta_regularizer)
+        self.gamma_regularizer = regularizers.get_argument(cls, "gamma_regularizer", gamma_regularizer)
         self.beta_constraint = constraints.get_argument(cls, "beta_constraint", beta_constraint)
         self.gamma_constraint = constraints.get_argument(cls, "gamma_constraint", gamma_constraint)
 
