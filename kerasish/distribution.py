@@ -9,14 +9,25 @@ XLA all-reduces the gradients)::
     kerasish.distribution.set_distribution(kerasish.distribution.DataParallel())
     model.fit(x, y, batch_size=64)   # 64 must be a multiple of the 8 devices
 
-Implemented so far: ``list_devices``, ``DeviceMesh``, ``DataParallel``, ``ModelParallel`` with a
-``LayoutMap``, ``set_distribution`` / ``distribution`` and ``Distribution.scope()``. Multi-process
-``initialize`` and sharded checkpoints are not built yet.
+Several processes (hosts) -- :func:`initialize` first, then the same script on every process::
+
+    kerasish.distribution.initialize()          # or initialize("10.0.0.1:1234", num_processes=2, process_id=i)
+    kerasish.distribution.set_distribution(kerasish.distribution.DataParallel())   # all devices of all hosts
+    model.fit(x, y, batch_size=64)
+
+Every process runs the same calls on the same inputs (NumPy arrays, generators, PyDatasets: each process
+draws the same global batches, in the same order, and feeds its devices their rows of each), so the
+jitted steps are one global program. The first placement of the state takes process 0's values, so the
+replicas start equal even without a common seed; the shuffling seed and the fused-steps choice are
+process 0's too. Progress bars, TensorBoard and CSV logs, and saved files are written by process 0 only;
+orbax checkpoints (``ModelCheckpoint`` directories, ``BackupAndRestore``) are written by all processes
+together, as orbax does.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import types
 
 import jax
@@ -99,6 +110,21 @@ class Distribution:
         """Every batch array split along its batch axis (axis 1 for stacked multi-step batches)."""
         spec = PartitionSpec(None, self.batch_dim_name) if stacked else PartitionSpec(self.batch_dim_name)
         return NamedSharding(self.mesh, spec)
+
+    def global_batch(self, batch, stacked: bool = False):
+        """Host arrays of a whole (global) batch as global jax.Arrays: each process hands its own devices
+        their rows of it (in a single process, jit's own transfer does the same, so they stay NumPy)."""
+        if jax.process_count() == 1:
+            return batch
+        sharding = self.batch_sharding(stacked)
+
+        def one(a):
+            if is_global(a):
+                return a
+            a = np.asarray(a)
+            return jax.make_array_from_callback(a.shape, sharding, lambda index: a[index])
+
+        return jax.tree.map(one, batch)
 
     def check_batch_size(self, batch_size: int) -> None:
         if batch_size % self.batch_shards:
@@ -244,5 +270,109 @@ def distribution() -> Distribution | None:
     return getattr(_STATE, "distribution", None)
 
 
-__all__ = ["DataParallel", "DeviceMesh", "Distribution", "LayoutMap", "ModelParallel", "distribution", "list_devices",
-           "set_distribution"]
+# -- several processes ------------------------------------------------------------------------------------
+def initialize(coordinator_address: str | None = None, num_processes: int | None = None,
+               process_id: int | None = None, local_device_ids=None, **kwargs) -> None:
+    """Join a multi-process (multi-host) run, over ``jax.distributed.initialize``. Call it first, before
+    anything else uses JAX, on every process.
+
+    Args:
+        coordinator_address: ``"host:port"`` of process 0's coordination service. Default: the environment
+            variable ``KERASISH_COORDINATOR_ADDRESS``, else JAX's auto-detection (SLURM, Open MPI,
+            Kubernetes, Cloud TPU).
+        num_processes: how many processes take part (default: ``KERASISH_NUM_PROCESSES``, else detected).
+        process_id: this process's index in ``[0, num_processes)`` (default: ``KERASISH_PROCESS_ID``, else
+            detected).
+        local_device_ids: the local devices this process uses (default: all).
+        **kwargs: passed on to ``jax.distributed.initialize`` (e.g. ``initialization_timeout``).
+
+    On CPU the processes exchange data through gloo collectives, which this selects.
+    """
+    env = {"coordinator_address": os.environ.get("KERASISH_COORDINATOR_ADDRESS"),
+           "num_processes": os.environ.get("KERASISH_NUM_PROCESSES"),
+           "process_id": os.environ.get("KERASISH_PROCESS_ID")}
+    coordinator_address = coordinator_address or env["coordinator_address"]
+    try:
+        num_processes = int(num_processes if num_processes is not None else env["num_processes"]) \
+            if (num_processes is not None or env["num_processes"]) else None
+        process_id = int(process_id if process_id is not None else env["process_id"]) \
+            if (process_id is not None or env["process_id"]) else None
+    except ValueError:
+        raise ConfigError(f"initialize: num_processes and process_id must be integers, got {num_processes!r} and "
+                          f"{process_id!r} (arguments or KERASISH_NUM_PROCESSES / KERASISH_PROCESS_ID).") from None
+    if num_processes is not None and process_id is not None and not 0 <= process_id < num_processes:
+        raise ConfigError(f"initialize: process_id must be in [0, {num_processes}), got {process_id}.")
+    if _distributed_client() is not None:
+        raise ConfigError("initialize: this process has already joined a multi-process run.")
+    try:
+        if jax.config.jax_cpu_collectives_implementation in (None, "none"):
+            jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    except AttributeError:  # a JAX without the option: CPU collectives are on by default there
+        pass
+    try:
+        jax.distributed.initialize(coordinator_address=coordinator_address, num_processes=num_processes,
+                                   process_id=process_id, local_device_ids=local_device_ids, **kwargs)
+    except RuntimeError as err:
+        raise ConfigError(f"initialize: JAX could not join the run ({err}). Call "
+                          "kerasish.distribution.initialize() before anything uses JAX (before building a "
+                          "model or calling list_devices), on every process.") from err
+    except ValueError as err:
+        raise ConfigError(f"initialize: {err} Give coordinator_address, num_processes and process_id, or run "
+                          "under a cluster manager that JAX detects (SLURM, Open MPI, Kubernetes, Cloud TPU).") \
+            from err
+
+
+def _distributed_client():
+    try:
+        from jax._src import distributed
+    except ImportError:  # pragma: no cover - a JAX that moved it
+        return None
+    return getattr(distributed.global_state, "client", None)
+
+
+def process_index() -> int:
+    """This process's index in a multi-process run (0 in a single process)."""
+    return jax.process_index()
+
+
+def process_count() -> int:
+    """How many processes take part in the run (1 unless :func:`initialize` joined several)."""
+    return jax.process_count()
+
+
+def is_global(a) -> bool:
+    """True for a jax.Array that spans devices of other processes."""
+    return isinstance(a, jax.Array) and not a.is_fully_addressable
+
+
+def to_host(a) -> np.ndarray:
+    """A NumPy copy of any array, including a global one (gathered from the processes that hold its
+    shards: every process must make the same call)."""
+    if not is_global(a):
+        return np.asarray(a)
+    if a.is_fully_replicated:
+        return np.asarray(a.addressable_data(0))
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.process_allgather(a, tiled=True))
+
+
+def broadcast_from_first(tree):
+    """Process 0's values of a tree of host values, on every process (unchanged in a single process)."""
+    if jax.process_count() == 1:
+        return tree
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.broadcast_one_to_all(tree)
+
+
+def sync(name: str) -> None:
+    """Wait until every process gets here (nothing to wait for in a single process)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
+__all__ = ["DataParallel", "DeviceMesh", "Distribution", "LayoutMap", "ModelParallel", "distribution", "initialize",
+           "list_devices", "process_count", "process_index", "set_distribution"]

@@ -42,6 +42,11 @@ def test_notebook_runs(path, tmp_path):
         assert "Run directory:" in text and "config.yaml" in text and "history.csv" in text
         assert text.count("ConfigError:") >= 4 and "fit.epochs" in text
         assert "Param #" in html  # the model loaded from the run directory
+    if path.name == "07_distributed_training.ipynb":
+        for line in ("1 process(es), 1 device(s)", "1 process(es), 8 device(s)", "2 process(es), 4 device(s)"):
+            assert line in text
+        assert "process 1 printed: ''" in text  # output from process 0 only
+        assert text.count("max |difference|") == 2
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

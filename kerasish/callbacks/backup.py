@@ -24,6 +24,7 @@ import jax
 import numpy as np
 
 from kerasish.callbacks.base import Callback
+from kerasish.distribution import sync, to_host
 from kerasish.errors import ConfigError, FileFormatError
 
 _ARRAY_TAG = "__ndarray__"
@@ -133,7 +134,7 @@ class BackupAndRestore(Callback):
 
         # Host copies first: the next step donates (reuses) the device buffers while the
         # asynchronous write may still be running.
-        host_state = jax.tree.map(np.array, state)
+        host_state = jax.tree.map(lambda a: np.array(to_host(a)), state)
         arrays: dict = {}
         meta = {**meta, "batches": self._batches,
                 "callbacks": [_split_arrays(cb.get_state(), arrays) for cb in others]}
@@ -209,8 +210,10 @@ class BackupAndRestore(Callback):
             self._manager.wait_until_finished()
             self._manager.close()
             self._manager = None
-        if self.delete_checkpoint and os.path.isdir(self.backup_dir):
-            shutil.rmtree(self.backup_dir, ignore_errors=True)
+        if self.delete_checkpoint:
+            sync("kerasish-backup-done")  # every process has finished with the backups
+            if jax.process_index() == 0 and os.path.isdir(self.backup_dir):
+                shutil.rmtree(self.backup_dir, ignore_errors=True)
 
     def close(self) -> None:
         """Finish pending writes and release the manager (the loop calls this however training stops)."""

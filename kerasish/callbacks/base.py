@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
+
 _HOOKS = [
     f"on_{phase}_{edge}"
     for phase in ("train", "epoch", "train_batch", "test", "test_batch", "predict", "predict_batch")
@@ -18,7 +20,12 @@ class Callback:
     ``epochs``, ``steps`` and ``verbose``. Batch hooks receive logs whose values
     are device scalars (``float(logs["loss"])`` fetches one); a callback that
     does not override a batch hook costs nothing per batch.
+
+    In a multi-process run every process runs the callbacks, with the same logs, except those with
+    ``chief_only = True`` (progress, TensorBoard, CSV: output only), which run on process 0 alone.
     """
+
+    chief_only = False
 
     def __init__(self):
         self.model = None
@@ -73,7 +80,10 @@ class CallbackList:
                 cb.set_model(model)
             if params is not None:
                 cb.set_params(params)
-        self._active = {hook: [cb for cb in self.callbacks if _overrides(cb, hook)] for hook in _HOOKS}
+        # In a multi-process run, callbacks that only write output (chief_only) run on process 0 alone.
+        skip = jax.process_index() != 0
+        self._active = {hook: [cb for cb in self.callbacks if _overrides(cb, hook)
+                               and not (skip and getattr(cb, "chief_only", False))] for hook in _HOOKS}
 
     def wants(self, hook: str) -> bool:
         return bool(self._active[hook])

@@ -11,6 +11,7 @@ import numpy as np
 
 from kerasish.callbacks.base import Callback
 from kerasish.callbacks.monitor import check_monitor, resolve_direction, unresolved_direction
+from kerasish.distribution import to_host
 from kerasish.errors import ConfigError, FileFormatError
 
 _MODEL_SUFFIX = ".kerasish"
@@ -175,7 +176,7 @@ class ModelCheckpoint(Callback):
         items = {"weights": ocp.args.StandardSave([np.array(w) for w in model.get_weights()])}
         opt_state = model._get_optimizer_state()
         if not self.save_weights_only and opt_state is not None:
-            items["optimizer"] = ocp.args.StandardSave(jax.tree.map(np.array, opt_state))
+            items["optimizer"] = ocp.args.StandardSave(jax.tree.map(lambda a: np.array(to_host(a)), opt_state))
         step = int(np.asarray(model._live.state["step"])) if getattr(model, "_live", None) is not None else epoch + 1
         items["meta"] = ocp.args.JsonSave({"epoch": epoch + 1, "batch": None if batch is None else batch + 1,
                                            "has_optimizer": "optimizer" in items})

@@ -43,6 +43,8 @@ class CSVLogger(Callback):
         >>> model.fit(x, y, epochs=10, callbacks=[CSVLogger("run/log.csv")])  # doctest: +SKIP
     """
 
+    chief_only = True  # in a multi-process run, process 0 alone writes
+
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
         if not isinstance(filename, (str, os.PathLike)):

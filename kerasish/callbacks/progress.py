@@ -22,6 +22,8 @@ class ProgbarLogger(Callback):
 
     refresh_interval = 0.1
 
+    chief_only = True  # in a multi-process run, process 0 alone writes
+
     def __init__(self, verbose: int = 1):
         super().__init__()
         self.verbose = verbose

@@ -64,6 +64,8 @@ class TensorBoard(Callback):
         >>> model.fit(x, y, epochs=10, validation_split=0.1, callbacks=[tb])
     """
 
+    chief_only = True  # in a multi-process run, process 0 alone writes
+
     def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
                  write_steps_per_second=False, update_freq="epoch", profile_batch=0, embeddings_freq=0,
                  embeddings_metadata=None):

@@ -90,6 +90,15 @@ def stack_batches(batches: list):
     return jax.tree.map(lambda *parts: np.stack(parts), *batches)
 
 
+def _agreed(k: int) -> int:
+    """Process 0's choice, in a multi-process run: every process must run the same programs."""
+    if jax.process_count() == 1:
+        return k
+    from kerasish.distribution import broadcast_from_first
+
+    return int(broadcast_from_first(np.int32(k)))
+
+
 class AutoSteps:
     """Chooses the number of steps per call by timing calls on the real device and model."""
 
@@ -134,17 +143,20 @@ class AutoSteps:
                 self._fused.append(elapsed / n_steps)
             if len(self._fused) >= self.probe_fused:
                 fused = float(np.min(self._fused))
-                if fused > self.min_gain * self.single_step_s:
-                    self.k = 1
+                self.k = _agreed(1 if fused > self.min_gain * self.single_step_s else self.k)
                 self.phase = "done"
 
     def _decide_single(self) -> None:
         self.single_step_s = float(np.min(self._single))  # the least disturbed sample
         if self.single_step_s >= self.slow_step_s:
-            self.k, self.phase = 1, "done"
-            return
-        k = 2 ** round(math.log2(max(2.0, self.target_call_s / max(self.single_step_s, 1e-6))))
-        k = int(min(self.max_k, max(4, k)))
-        if self.max_steps is not None:
-            k = max(2, min(k, self.max_steps))
-        self.k, self.phase, self._calls = k, "fused", 0
+            k = 1
+        else:
+            k = 2 ** round(math.log2(max(2.0, self.target_call_s / max(self.single_step_s, 1e-6))))
+            k = int(min(self.max_k, max(4, k)))
+            if self.max_steps is not None:
+                k = max(2, min(k, self.max_steps))
+        self.k = _agreed(k)
+        if self.k == 1:
+            self.phase = "done"
+        else:
+            self.phase, self._calls = "fused", 0

@@ -58,14 +58,39 @@ def _pad_rows(tree, pad: int):
 def _check_distributed_batches(data) -> None:
     """Under a distribution, array batches must split evenly over its devices (checked before any step)."""
     dist = distribution_mod.distribution()
+    if dist is None and jax.process_count() > 1:
+        raise ConfigError(f"This is process {jax.process_index()} of {jax.process_count()}: choose how they share "
+                          "the work first, e.g. kerasish.distribution.set_distribution("
+                          "kerasish.distribution.DataParallel()), on every process.")
     if dist is not None and getattr(data, "batch_size", None) is not None:
         dist.check_batch_size(int(data.batch_size))
 
 
 def _distribute_state(state: dict, tw: list, ntw: list) -> dict:
-    """The state placed as the current distribution lays it out (unchanged on one device)."""
+    """The state placed as the current distribution lays it out (unchanged on one device).
+
+    With several processes, values not yet global (the first placement, or a restored backup) are
+    process 0's: replicas start equal even when the processes drew different initial weights.
+    """
     dist = distribution_mod.distribution()
-    return state if dist is None else jax.device_put(state, dist.state_shardings(state, tw, ntw))
+    if dist is None:
+        return state
+    if jax.process_count() > 1:
+        leaves, treedef = jax.tree.flatten(state)
+        local = [i for i, a in enumerate(leaves) if not distribution_mod.is_global(a)]
+        agreed = distribution_mod.broadcast_from_first([np.asarray(leaves[i]) for i in local])
+        for i, a in zip(local, agreed):
+            leaves[i] = np.asarray(a)
+        state = jax.tree.unflatten(treedef, leaves)
+    return jax.device_put(state, dist.state_shardings(state, tw, ntw))
+
+
+def _shuffle_rng() -> np.random.Generator:
+    """fit's shuffling generator from the global seed stream (process 0's seed, in a multi-process run,
+    so that every process draws the same global order)."""
+    if jax.process_count() == 1:
+        return numpy_rng()
+    return np.random.default_rng(int(distribution_mod.broadcast_from_first(np.int64(next_seed()))))
 
 
 class _ShardedStep:
@@ -79,6 +104,7 @@ class _ShardedStep:
         self._fn = None
 
     def __call__(self, state, batch):
+        batch = self.dist.global_batch(batch, stacked=self.kind.endswith("multi"))
         if self._fn is None:
             shardings = self.dist.state_shardings(state, self.tw, self.ntw)
             batch_sharding = self.dist.batch_sharding(stacked=self.kind.endswith("multi"))
@@ -736,6 +762,8 @@ class Trainer:
             val = self._validation_data(validation_data, validation_batch_size or batch_size, validation_steps,
                                         check_finite)
         verbose = 1 if verbose == "auto" else int(verbose)
+        if jax.process_index() != 0:
+            verbose = 0  # one progress bar per run, process 0's
         history = History()
         # As Keras: the user's callbacks first, then the progress bar and History, which so see
         # what the others add to the epoch logs (e.g. the learning rate from ReduceLROnPlateau).
@@ -754,12 +782,14 @@ class Trainer:
         policy = self._steps_policy(data, callback_list,
                                     exact=any(getattr(cb, "requires_single_steps", False) for cb in cbs))
         live = self._live = self._training_state()
-        rng = numpy_rng()
+        rng = _shuffle_rng()
         self.stop_training = False
         self.history = history
         try:
             callback_list.call("on_train_begin", {})
             resume = backup.restore(live, others) if backup is not None else None
+            if resume is not None:  # the restored arrays laid out as the distribution says
+                live.state = _distribute_state(live.state, *self._state_vars)
             if resume is not None and resume.stopped:
                 epochs = resume.epoch  # the run had already been stopped by a callback: nothing left
             elif resume is not None and getattr(data, "_iterator", None) is not None \
@@ -1061,7 +1091,8 @@ class Trainer:
             else:
                 out = predict_fn(state, bx)
             policy.after_call(jax.tree.leaves(out)[0], math.ceil(n_rows / data.batch_size) if data.batch_size else 1)
-            out = jax.tree.map(lambda a, n=n_rows: a[:n], out)
+            out = jax.tree.map(lambda a, n=n_rows: distribution_mod.to_host(a)[:n]
+                               if distribution_mod.is_global(a) else a[:n], out)
             outputs.append(out)
             n_batches = math.ceil(n_rows / data.batch_size) if data.batch_size else 1
             for i in range(n_batches):

@@ -223,7 +223,9 @@ class Layer:
 
     def get_weights(self) -> list[np.ndarray]:
         """The weights as NumPy arrays, in Keras 3's order and shapes."""
-        return [np.asarray(v.value) for v in self.weights]
+        from kerasish.distribution import to_host
+
+        return [to_host(v.value) for v in self.weights]
 
     def set_weights(self, weights) -> None:
         """Set the weights from a list of arrays in Keras 3's order and shapes."""

@@ -35,7 +35,23 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     Args:
         path: the destination.
         write: called once with a binary file object open for writing.
+
+    In a multi-process run only process 0 writes (every process has computed the same content, which
+    may have needed all of them); the others wait until the file is in place.
     """
+    import jax
+
+    if jax.process_count() > 1:
+        if jax.process_index() == 0:
+            _atomic_write(path, write)
+        from kerasish.distribution import sync
+
+        sync(f"kerasish-write-{os.fspath(path)}")
+        return
+    _atomic_write(path, write)
+
+
+def _atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):

@@ -22,6 +22,7 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
+from kerasish.distribution import to_host
 from kerasish.errors import ConfigError, FileFormatError, NotBuiltError
 from kerasish.saving import files
 
@@ -112,7 +113,7 @@ def _ordered(tensors: dict[str, np.ndarray], source: str) -> list[tuple[str, np.
 
 def variables_to_bytes(variables: list) -> bytes:
     """A weights file's bytes for ``variables`` (``model.weights``)."""
-    return encode_tensors({f"{i:04d}/{v.path}": np.asarray(v.value) for i, v in enumerate(variables)},
+    return encode_tensors({f"{i:04d}/{v.path}": to_host(v.value) for i, v in enumerate(variables)},
                           "kerasish.weights")
 
 
@@ -195,12 +196,12 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
 # -- optimizer state ---------------------------------------------------------------------------------
 def optimizer_state_to_bytes(opt_state, rng, step) -> bytes:
     """The optimizer state's leaves (``jax.tree.leaves`` order), the dropout key and the step counter."""
-    tensors = {f"{i:04d}/optimizer": np.asarray(leaf) for i, leaf in enumerate(jax.tree.leaves(opt_state))}
+    tensors = {f"{i:04d}/optimizer": to_host(leaf) for i, leaf in enumerate(jax.tree.leaves(opt_state))}
     if rng is not None:
         if jax.dtypes.issubdtype(rng.dtype, jax.dtypes.prng_key):
             rng = jax.random.key_data(rng)  # typed keys: store the raw key bits
-        tensors["rng"] = np.asarray(rng)
-        tensors["step"] = np.asarray(step)
+        tensors["rng"] = to_host(rng)
+        tensors["step"] = to_host(step)
     return encode_tensors(tensors, "kerasish.optimizer")
 
 
