@@ -14,6 +14,7 @@ from kerasish import (
     layers,
     losses,
     metrics,
+    mixed_precision,
     optimizers,
     regularizers,
     saving,
@@ -61,5 +62,5 @@ def __getattr__(name):
 __all__ = [
     "ConfigError", "FileFormatError", "Functional", "Input", "InputError", "KerasTensor", "KerasishError", "Layer", "Model",
     "NotBuiltError", "NotCompiledError", "Sequential", "activations", "callbacks", "constraints", "datasets", "device", "distribution", "errors", "export", "initializers",
-    "layers", "losses", "metrics", "optimizers", "regularizers", "runs", "saving", "utils",
+    "layers", "losses", "metrics", "mixed_precision", "optimizers", "regularizers", "runs", "saving", "utils",
 ]

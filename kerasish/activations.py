@@ -35,11 +35,24 @@ def hard_sigmoid(x):
     return jax.nn.hard_sigmoid(x)
 
 
+_HALF = (jnp.float16, jnp.bfloat16)
+
+
 def softmax(x, axis=-1):
+    """Softmax over ``axis``. Half-precision inputs (mixed precision) are exponentiated and summed in
+    float32 and the result is cast back to the input's dtype: Keras 3 returns the compute dtype too,
+    but computes it in that dtype, where the sum over many classes loses digits."""
+    x = jnp.asarray(x)
+    if x.dtype in _HALF:
+        return jax.nn.softmax(x.astype(jnp.float32), axis=axis).astype(x.dtype)
     return jax.nn.softmax(x, axis=axis)
 
 
 def log_softmax(x, axis=-1):
+    """Log-softmax over ``axis``; computed in float32 for half-precision inputs, as :func:`softmax`."""
+    x = jnp.asarray(x)
+    if x.dtype in _HALF:
+        return jax.nn.log_softmax(x.astype(jnp.float32), axis=axis).astype(x.dtype)
     return jax.nn.log_softmax(x, axis=axis)
 
 

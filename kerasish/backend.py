@@ -31,6 +31,42 @@ def current_scope() -> StatelessScope | None:
     return stack[-1] if stack else None
 
 
+class _Autocast(threading.local):
+    dtype = None  # the compute dtype floating variables are read in, inside a mixed-precision layer's call
+
+
+_autocast = _Autocast()
+
+
+def autocast_dtype():
+    """The dtype variables are read in right now (``None``: their own), see :class:`AutocastScope`."""
+    return _autocast.dtype
+
+
+class AutocastScope:
+    """While active, reading a floating variable gives its value cast to ``dtype`` (Keras's AutocastScope).
+
+    ``Layer.__call__`` enters one around the call of a layer whose compute dtype differs from its
+    variable dtype (``"mixed_bfloat16"``: the float32 weights are read as bfloat16), and one with
+    ``dtype=None`` around a layer that computes in float32 on purpose (``autocast = False``, such as
+    BatchNormalization). The cast is an ordinary JAX op: gradients flow back to the float32 variable.
+    Variables created with ``autocast=False`` are never cast.
+    """
+
+    __slots__ = ("dtype", "_saved")
+
+    def __init__(self, dtype):
+        self.dtype = None if dtype is None else np.dtype(jnp.dtype(dtype))
+
+    def __enter__(self) -> AutocastScope:
+        self._saved = _autocast.dtype
+        _autocast.dtype = self.dtype
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _autocast.dtype = self._saved
+
+
 class LiveState:
     """The state pytree a training loop owns, which bound variables read and write.
 
@@ -73,14 +109,20 @@ def to_array(value, dtype=None):
 
 
 class Variable:
-    """One weight of a layer (a JAX array plus its name and trainability)."""
+    """One weight of a layer (a JAX array plus its name and trainability).
 
-    def __init__(self, value, name: str, trainable: bool = True, regularizer=None, constraint=None):
+    ``autocast`` (default True): inside an :class:`AutocastScope` (a mixed-precision layer's call), a
+    floating variable reads as the scope's compute dtype; with False it always reads in its own dtype.
+    """
+
+    def __init__(self, value, name: str, trainable: bool = True, regularizer=None, constraint=None,
+                 autocast: bool = True):
         self._value = to_array(value)
         self.name = name
         self._trainable = trainable
         self.regularizer = regularizer
         self.constraint = constraint
+        self.autocast = autocast
         self.path = name
         self._live: LiveState | None = None
 
@@ -89,10 +131,15 @@ class Variable:
     def value(self):
         scope = current_scope()
         if scope is not None and id(self) in scope.values:
-            return scope.values[id(self)]
-        if self._live is not None:
-            return self._live.read(self)
-        return self._value
+            value = scope.values[id(self)]
+        elif self._live is not None:
+            value = self._live.read(self)
+        else:
+            value = self._value
+        cast = _autocast.dtype
+        if cast is not None and self.autocast and value.dtype != cast and jnp.issubdtype(value.dtype, jnp.floating):
+            return value.astype(cast)
+        return value
 
     def assign(self, value) -> None:
         value = to_array(value, dtype=self.dtype)

@@ -94,6 +94,11 @@ class Metric:
     def _zeros(self, shape=()) -> jax.Array:
         return jnp.zeros(shape, self.dtype)
 
+    def _in_dtype(self, x):
+        """A floating ``x`` in the metric's dtype (float32 by default); other arrays unchanged."""
+        x = jnp.asarray(x)
+        return x.astype(self.dtype) if jnp.issubdtype(x.dtype, jnp.floating) and x.dtype != self.dtype else x
+
 
 # --------------------------------------------------------------------------- means
 
@@ -164,6 +169,8 @@ class MeanMetricWrapper(Mean):
         from kerasish.layers.masking import get_mask
 
         mask = get_mask(y_pred)  # masked steps of a sequence output do not count, as in Keras
+        # Mixed precision: half-precision outputs (and float targets) are compared in the metric's dtype.
+        y_true, y_pred = self._in_dtype(y_true), self._in_dtype(y_pred)
         values = self.fn(y_true, y_pred, **self._fn_kwargs)
         if mask is not None and jnp.shape(mask) == jnp.shape(values):
             mask = jnp.asarray(mask).astype(self.dtype)
@@ -786,7 +793,7 @@ class AUC(Metric):
         return {n: self._zeros(shape) for n in names}
 
     def update_state(self, state: State, y_true, y_pred, sample_weight=None) -> State:
-        y_pred = _float(y_pred)
+        y_pred = self._in_dtype(_float(y_pred))
         if self.from_logits:
             y_pred = jax.nn.sigmoid(y_pred)
         counts = confusion_counts(

@@ -168,6 +168,10 @@ class Trainer:
                 device and model and fuses only when it is faster; an int forces it (1: no fusing).
                 Batch callbacks still see every batch's logs.
             jit_compile: accepted for Keras compatibility (steps are always jitted unless run_eagerly).
+            auto_scale_loss: if True and the model's dtype policy is ``"mixed_float16"`` (the global
+                policy when the model was made), the optimizer is wrapped in a
+                ``kerasish.optimizers.LossScaleOptimizer`` (dynamic loss scaling, as Keras does);
+                bfloat16 needs none.
             batch_augmentation: a batch-level augmentation (``kerasish.layers.MixUp``, ``CutMix``) or a
                 list of them, applied in order to every training batch ``(x, y)`` inside the jitted train
                 step, with a fresh key each step. Not applied by evaluate/predict, nor by an overridden
@@ -185,6 +189,10 @@ class Trainer:
         if not (steps_per_execution == "auto" or (isinstance(steps_per_execution, int) and steps_per_execution >= 1)):
             raise ConfigError(f"steps_per_execution must be a positive int or 'auto', got {steps_per_execution!r}.")
         self.optimizer = optimizers_mod.get(optimizer)
+        if (auto_scale_loss and self.dtype_policy.name == "mixed_float16"
+                and not isinstance(self.optimizer, optimizers_mod.LossScaleOptimizer)):
+            # float16 gradients underflow without loss scaling; Keras wraps the optimizer the same way
+            self.optimizer = optimizers_mod.LossScaleOptimizer(self.optimizer, name="loss_scale_optimizer")
         # Resolve names now so that a bad loss or metric fails at compile time.
         if loss is not None and not isinstance(loss, (list, tuple, dict)):
             losses_mod.get(loss)
@@ -494,6 +502,8 @@ class Trainer:
             x, y = self._augment_batch(x, y, state, mask)
         if (getattr(self, "gradient_accumulation_steps", None) or 1) > 1:
             return self._accumulated_train_step(state, x, y, sw, mask)
+        # float16 loss scaling: the Python float 1.0 (no op at all) unless the optimizer is a LossScaleOptimizer
+        scale = optimizers_mod.loss_scale(self.optimizer, state["optimizer"])
 
         def loss_fn(trainable):
             # Dropout and other stochastic layers draw from fold_in(rng, step): the key stays
@@ -502,9 +512,12 @@ class Trainer:
                 trainable, state["non_trainable"], x, training=True, rng=state["rng"], rng_step=state["step"],
                 sample_mask=mask, return_losses=True)
             loss, per_output = self.compute_loss(trainable, y, y_pred, sw, mask)
-            return self._with_layer_losses(loss, layer_losses), (y_pred, new_nt, per_output)
+            loss = self._with_layer_losses(loss, layer_losses)
+            # the gradients are of the scaled loss (the LossScaleOptimizer unscales them); the logs get the loss
+            return (loss if isinstance(scale, float) else loss * scale), (loss, y_pred, new_nt, per_output)
 
-        (loss, (y_pred, new_nt, per_output)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["trainable"])
+        (_, (loss, y_pred, new_nt, per_output)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            state["trainable"])
         trainable, opt_state = self.optimizer_apply(grads, state["optimizer"], state["trainable"])
         trainable = self.apply_constraints(trainable)
         metrics = self.update_metrics(state["metrics"], loss, per_output, y, y_pred, sw, _first_leaf(x).shape[0],
@@ -521,6 +534,7 @@ class Trainer:
             raise InputError(f"gradient_accumulation_steps={n} must divide the batch size, got batches of {batch} "
                              f"rows; use a batch_size that is a multiple of {n}.")
         rows = batch // n
+        scale = optimizers_mod.loss_scale(self.optimizer, state["optimizer"])  # see train_step
 
         def split(tree):
             return jax.tree.map(lambda a: a.reshape((n, rows) + a.shape[1:]), tree)
@@ -534,9 +548,11 @@ class Trainer:
                     trainable, non_trainable, mx, training=True, rng=state["rng"], rng_step=state["step"] * n + i,
                     sample_mask=mmask, return_losses=True)
                 loss, per_output = self.compute_loss(trainable, my, y_pred, msw, mmask)
-                return self._with_layer_losses(loss, layer_losses), (y_pred, new_nt, per_output)
+                loss = self._with_layer_losses(loss, layer_losses)
+                return (loss if isinstance(scale, float) else loss * scale), (loss, y_pred, new_nt, per_output)
 
-            (loss, (y_pred, new_nt, per_output)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["trainable"])
+            (_, (loss, y_pred, new_nt, per_output)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+                state["trainable"])
             metrics = self.update_metrics(metrics, loss, per_output, my, y_pred, msw, rows, mmask)
             return (jax.tree.map(jnp.add, grads_sum, grads), new_nt, metrics, i + 1), None
 

@@ -7,7 +7,7 @@ import numbers
 import jax
 import jax.numpy as jnp
 
-from kerasish import constraints, initializers, regularizers
+from kerasish import activations, constraints, initializers, regularizers
 from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer
 
@@ -169,6 +169,10 @@ class Softmax(Layer):
     ``call(inputs, mask=None)``: where ``mask`` (broadcastable to the inputs; bool, or numbers
     where > 0.5 means kept) is false, the input is replaced by a large negative number before
     the softmax and the output is 0, as Keras 3.
+
+    Mixed precision: the softmax is computed in float32 and returned in the layer's compute dtype
+    (bfloat16 under ``"mixed_bfloat16"``, as Keras 3 returns it). For float32 probabilities at the
+    end of a mixed model, give this layer ``dtype="float32"``.
     """
 
     supports_masking = True
@@ -191,7 +195,7 @@ class Softmax(Layer):
                 mask = mask > 0.5
             x = jnp.where(mask, x, jnp.asarray(_large_negative(x.dtype), x.dtype))
         axis = tuple(self.axis) if isinstance(self.axis, list) else self.axis
-        out = jax.nn.softmax(x, axis=axis)
+        out = activations.softmax(x, axis=axis)  # float32 arithmetic for half-precision inputs
         if mask is not None:
             out = jnp.where(mask, out, jnp.zeros((), out.dtype))
         return out

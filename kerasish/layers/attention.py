@@ -165,7 +165,7 @@ class MultiHeadAttention(Layer):
     def _projection(self, name, out_shape, contract, activation=None):
         return _Projection(out_shape, contract, self._use_bias, self._kernel_initializer, self._bias_initializer,
                            self._kernel_regularizer, self._bias_regularizer, self._kernel_constraint,
-                           self._bias_constraint, activation=activation, name=name)
+                           self._bias_constraint, activation=activation, name=name, dtype=self.dtype_policy)
 
     def _shapes(self, query_shape, value_shape, key_shape):
         """Validate the three input shapes (batch first) and return them as tuples."""

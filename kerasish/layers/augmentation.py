@@ -467,7 +467,7 @@ class _BatchMix(_ImageAugmentation):
         labels = inputs.get("labels") if is_dict else None
         if training:
             params = self.random_params(_next_key(self, x), x.shape)
-            x, labels = self.mix(x, None if labels is None else jnp.asarray(labels, self.dtype), params)
+            x, labels = self.mix(x, None if labels is None else jnp.asarray(labels, self.compute_dtype), params)
         if not is_dict:
             return restore(x)
         out = dict(inputs)

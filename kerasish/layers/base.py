@@ -12,10 +12,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kerasish import initializers, regularizers
-from kerasish.backend import StatelessScope, Variable, current_scope
+from kerasish import initializers, mixed_precision, regularizers
+from kerasish.backend import AutocastScope, StatelessScope, Variable, autocast_dtype, current_scope, to_array
 from kerasish.errors import ConfigError, InputError, KerasishError, NotBuiltError
-from kerasish.layers.masking import get_mask, get_masks, set_masks
+from kerasish.layers.masking import get_mask, get_masks, set_mask, set_masks
 from kerasish.layers.symbolic import KerasTensor, Node, any_symbolic, is_keras_tensor, to_spec
 from kerasish.utils.random import next_host_key
 
@@ -37,6 +37,19 @@ def to_snake_case(name: str) -> str:
 _BASE_KWARGS = ("input_shape", "batch_input_shape", "batch_size", "input_dim")
 
 
+def _cast_floating(x, dtype):
+    """``x`` cast to ``dtype`` if it is a floating array of another dtype (its mask kept); else ``x``."""
+    x_dtype = getattr(x, "dtype", None)
+    if x_dtype is None or x_dtype == dtype or not isinstance(x, (jax.Array, np.ndarray)) \
+            or not jnp.issubdtype(x_dtype, jnp.floating):
+        return x
+    y = to_array(x, dtype)
+    mask = get_mask(x)
+    if mask is not None:
+        set_mask(y, mask)
+    return y
+
+
 def shape_of(x) -> Any:
     """The shape (tuple) of an array, or a structure of shapes for a structure of arrays."""
     if isinstance(x, (list, tuple)):
@@ -56,7 +69,10 @@ class Layer:
     Args:
         name: unique name; by default the snake-cased class name with a counter.
         trainable: whether the layer's weights are updated by training.
-        dtype: the dtype of the weights (float32 by default).
+        dtype: the layer's dtype policy: a dtype (``"float32"``), a policy name (``"mixed_bfloat16"``:
+            compute in bfloat16, weights in float32) or a ``kerasish.mixed_precision.DTypePolicy``.
+            By default the global policy at the time the layer is made (see
+            ``kerasish.mixed_precision.set_global_policy``).
         input_shape: on the first layer of a ``Sequential``, the shape of one sample.
         activity_regularizer: a regularizer applied to the layer's outputs in training and test
             steps; the penalty (divided by the batch size, padded rows of a partial batch left out,
@@ -66,9 +82,17 @@ class Layer:
     ``call`` declares ``mask`` receives it (and ``<arg>_mask`` arguments, such as
     MultiHeadAttention's ``query_mask``, receive the masks of ``<arg>``); ``compute_mask``
     decides the output's mask (see ``kerasish.layers.masking``).
+
+    Mixed precision (as Keras 3's autocast): floating inputs are cast to ``compute_dtype`` before
+    ``call`` (integer inputs are left alone), weights are created in ``variable_dtype``, and while
+    ``call`` runs, a layer whose two dtypes differ reads its floating weights in ``compute_dtype``
+    (gradients still reach the float32 weights). A layer that must compute in float32 sets the class
+    attribute ``autocast = False``: its inputs and weights then reach ``call`` in their own dtypes.
     """
 
     supports_masking = False
+    autocast = True  # cast floating inputs (and, when mixed, weights) to the compute dtype
+    _convert_input_args = True  # False where inputs are converted elsewhere (functional models)
 
     def __init__(self, *, name: str | None = None, trainable: bool = True, dtype=None, activity_regularizer=None,
                  **kwargs):
@@ -83,7 +107,7 @@ class Layer:
         self.activity_regularizer = regularizers.get_argument(type(self).__name__, "activity_regularizer",
                                                               activity_regularizer)
         self._trainable = bool(trainable)
-        self.dtype = jnp.dtype(dtype or "float32")
+        self._dtype_policy = mixed_precision.get(dtype, f"{type(self).__name__} {self.name!r}")
         self.built = False
         self._trainable_vars: list[Variable] = []
         self._non_trainable_vars: list[Variable] = []
@@ -118,6 +142,56 @@ class Layer:
                     self._layers.append(item)
         object.__setattr__(self, name, value)
 
+    # -- dtypes -----------------------------------------------------------------------------
+    @property
+    def dtype_policy(self) -> mixed_precision.DTypePolicy:
+        """The layer's ``kerasish.mixed_precision.DTypePolicy``."""
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value) -> None:
+        self._dtype_policy = mixed_precision.get(value, f"{type(self).__name__} {self.name!r}")
+
+    @property
+    def dtype(self):
+        """The dtype of the layer's weights (the policy's variable dtype), as a ``jnp.dtype``."""
+        return self._dtype_policy._variable
+
+    @property
+    def variable_dtype(self) -> str:
+        """The dtype the layer's weights are created in, e.g. ``"float32"``."""
+        return self._dtype_policy.variable_dtype
+
+    @property
+    def compute_dtype(self) -> str:
+        """The dtype the layer computes in and returns, e.g. ``"bfloat16"`` under ``"mixed_bfloat16"``."""
+        return self._dtype_policy.compute_dtype
+
+    def _autocast_inputs(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        """Floating arrays among the call's arguments cast to the compute dtype (Keras's input autocast)."""
+        policy = self._dtype_policy
+        if not (self.autocast and self._convert_input_args and policy._float_compute):
+            return args, kwargs
+        dtype = policy._compute
+        if len(args) != 1 or getattr(args[0], "dtype", None) != dtype:  # one array already right: the common case
+            args = jax.tree.map(lambda x: _cast_floating(x, dtype), args)
+        if any(not isinstance(v, (bool, int, float, str, type(None))) for v in kwargs.values()):
+            kwargs = jax.tree.map(lambda x: _cast_floating(x, dtype), kwargs)
+        return args, kwargs
+
+    def _call_autocast(self, args: tuple, kwargs: dict):
+        """``self.call`` inside the right AutocastScope: the compute dtype for a mixed layer, none for a
+        layer with ``autocast = False``; no scope at all (one check) when nothing needs casting."""
+        current = autocast_dtype()
+        policy = self._dtype_policy
+        if current is None and not policy._mixed:  # float32 models: this check is all they pay
+            return self.call(*args, **kwargs)
+        wanted = policy._compute if self.autocast and policy._float_compute else None
+        if wanted == current:
+            return self.call(*args, **kwargs)
+        with AutocastScope(wanted):
+            return self.call(*args, **kwargs)
+
     # -- trainability --------------------------------------------------------------------
     @property
     def trainable(self) -> bool:
@@ -139,24 +213,31 @@ class Layer:
         trainable: bool = True,
         regularizer=None,
         constraint=None,
+        autocast: bool = True,
     ) -> Variable:
-        """Create a weight with a fresh key from the global seed stream."""
+        """Create a weight with a fresh key from the global seed stream.
+
+        ``dtype`` defaults to the layer's variable dtype; ``autocast=False`` keeps the weight in its own
+        dtype even inside a mixed-precision call (as Keras's normalization statistics).
+        """
         init = initializers.get(initializer)
         value = init(next_host_key(), tuple(shape), jnp.dtype(dtype or self.dtype))
-        return self._track_variable(Variable(value, name, trainable, regularizers.get(regularizer), constraint))
+        return self._track_variable(Variable(value, name, trainable, regularizers.get(regularizer), constraint,
+                                             autocast=autocast))
 
     def _track_variable(self, var: Variable) -> Variable:
         var.path = f"{self.name}/{var.name}"
         (self._trainable_vars if var.trainable else self._non_trainable_vars).append(var)
         return var
 
-    def _adopt_nnx(self, module, names: dict[str, tuple[str, bool, Any]]) -> None:
+    def _adopt_nnx(self, module, names: dict[str, tuple[str, bool, Any]], autocast: bool = True) -> None:
         """Take a freshly initialized flax.nnx module's weights as this layer's variables.
 
         ``names`` maps each Keras weight name (in Keras's order) to
         ``(nnx_attribute, trainable, regularizer[, constraint])``. The module's math is reused at
         call time by :meth:`_nnx_module`, which rebuilds the module around the
-        current variable values (a trace-time cost only under jit).
+        current variable values (a trace-time cost only under jit). Floating weights are stored in
+        the layer's variable dtype; ``autocast`` is the variables' (see :meth:`add_weight`).
         """
         from flax import nnx
 
@@ -165,17 +246,24 @@ class Layer:
         self._nnx_graphdef = graphdef
         self._nnx_names = {}
         for keras_name, (attr, trainable, reg, *constraint) in names.items():
-            var = self._track_variable(Variable(pure[attr], keras_name, trainable, regularizers.get(reg),
-                                                constraint[0] if constraint else None))
+            value = pure[attr]
+            if jnp.issubdtype(value.dtype, jnp.floating) and value.dtype != self.dtype:
+                value = value.astype(self.dtype)
+            var = self._track_variable(Variable(value, keras_name, trainable, regularizers.get(reg),
+                                                constraint[0] if constraint else None, autocast=autocast))
             self._nnx_names[attr] = var
             object.__setattr__(self, keras_name, var)
         self._nnx_template = {k: v for k, v in pure.items() if k not in self._nnx_names}
 
-    def _nnx_module(self):
+    def _nnx_module(self, dtype=None):
+        """The nnx module around the current weight values (floating ones cast to ``dtype`` if given)."""
         from flax import nnx
 
         pure = dict(self._nnx_template)
         pure.update({attr: var.value for attr, var in self._nnx_names.items()})
+        if dtype is not None:
+            pure = {k: v.astype(dtype) if hasattr(v, "dtype") and v.dtype != dtype
+                    and jnp.issubdtype(v.dtype, jnp.floating) else v for k, v in pure.items()}
         return nnx.merge(self._nnx_graphdef, pure)
 
     def _sublayers_flat(self) -> list[Layer]:
@@ -306,6 +394,8 @@ class Layer:
             return
         for out in jax.tree.leaves(outputs):
             x = jnp.asarray(out)
+            if x.dtype in (jnp.float16, jnp.bfloat16):  # a loss: computed in float32 under mixed precision
+                x = x.astype(jnp.float32)
             if x.ndim == 0:
                 scope.losses.append(self.activity_regularizer(x))
                 continue
@@ -363,7 +453,7 @@ class Layer:
         else:
             self._check_input(shape_of(inputs))
         kwargs, mask = self._with_masks(args, kwargs)
-        out = self.call(*args, **self._resolve_training(kwargs))
+        out = self._call_autocast(*self._autocast_inputs(args, self._resolve_training(kwargs)))
         leaves = jax.tree.leaves(out)
         if not (leaves and all(get_mask(o) is not None for o in leaves)):  # a model's inner layers set it
             if mask is not None and not (self.supports_masking or self._call_has_mask
@@ -394,7 +484,7 @@ class Layer:
             if not self._call_has_mask:
                 k2 = {k: v for k, v in k2.items() if k != "mask"}
             with StatelessScope({}, rng=jax.random.PRNGKey(0), training=False):
-                return self.call(*a2, **self._resolve_training(k2))
+                return self._call_autocast(*self._autocast_inputs(a2, self._resolve_training(k2)))
 
         out_specs = jax.eval_shape(run, *specs)
         node_index = len(self._inbound_nodes)
@@ -420,7 +510,7 @@ class Layer:
 
         def run(x):
             with StatelessScope({}, rng=jax.random.PRNGKey(0), training=False):
-                return self.call(x, **self._resolve_training({}))
+                return self._call_autocast(*self._autocast_inputs((x,), self._resolve_training({})))
 
         out = jax.eval_shape(run, spec)
         return jax.tree.map(lambda o: (None,) + tuple(o.shape[1:]), out)
@@ -441,7 +531,8 @@ class Layer:
 
     # -- config ----------------------------------------------------------------------------
     def get_config(self) -> dict:
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name}
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": mixed_precision.serialize(self._dtype_policy)}
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         if self._batch_input_shape is not None:

@@ -273,7 +273,7 @@ class _ConvLSTM(Layer):
 
     def call(self, sequences, initial_state=None, mask=None, training=None):
         x = self._to_last(jnp.asarray(sequences), time_axis=True)
-        dtype = x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else self.dtype
+        dtype = x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else self.compute_dtype
         x = x.astype(dtype)
         batch, steps = x.shape[:2]
         spec = _Spec(self.rank, self.filters, self.strides, self.padding.upper(), self.dilation_rate,

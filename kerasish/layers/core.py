@@ -20,10 +20,19 @@ def _rngs():
 
 
 class InputLayer(Layer):
-    """The layer behind :func:`Input`: it holds the input's shape and dtype."""
+    """The layer behind :func:`Input`: it holds the input's shape and dtype.
+
+    ``dtype`` is the input's dtype (float32 by default, whatever the global dtype policy, as Keras 3);
+    the layers after it cast floating inputs to their own compute dtype.
+    """
 
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, **kwargs):
-        super().__init__(name=name, dtype=dtype or "float32", **kwargs)
+        super().__init__(name=name, **kwargs)
+        try:
+            self._input_dtype = jnp.dtype(dtype or "float32")
+        except TypeError:
+            raise ConfigError(f"Input {name!r}: dtype must be a dtype such as 'float32' or 'int32', "
+                              f"got {dtype!r}.") from None
         if batch_shape is None:
             if shape is None:
                 raise ConfigError("Input needs a shape, e.g. kerasish.Input(shape=(28, 28, 1)).")
@@ -38,6 +47,11 @@ class InputLayer(Layer):
 
         self._inbound_nodes.append(Node(self, (), {}, tensor))
         self.output_tensor = tensor
+
+    @property
+    def dtype(self):
+        """The input's dtype (not a weight dtype: an input layer has no weights)."""
+        return self._input_dtype
 
     def get_config(self):
         return {"batch_shape": list(self.batch_shape), "dtype": self.dtype.name, "name": self.name}
@@ -245,7 +259,12 @@ class Embedding(Layer):
         embeddings_initializer: Keras default ``"uniform"`` (±0.05).
         mask_zero: index 0 is padding: the output carries a ``(batch, steps)`` mask that is
             False there, which masking-aware layers downstream (LSTM, attention, pooling) use.
+
+    Under a mixed-precision policy the indices are never cast (as Keras, ``autocast = False``): the
+    rows are looked up in the float32 table and returned in the compute dtype.
     """
+
+    autocast = False
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
                  embeddings_constraint=None, mask_zero=False, **kwargs):
@@ -262,7 +281,7 @@ class Embedding(Layer):
         module = nnx.Embed(self.input_dim, self.output_dim, embedding_init=self.embeddings_initializer,
                            rngs=_rngs())
         self._adopt_nnx(module, {"embeddings": ("embedding", True, self.embeddings_regularizer,
-                                                self.embeddings_constraint)})
+                                                self.embeddings_constraint)}, autocast=False)
 
     def compute_mask(self, inputs, mask=None):
         return jnp.not_equal(inputs, 0) if self.mask_zero else None
@@ -270,7 +289,9 @@ class Embedding(Layer):
     def call(self, inputs):
         if not jnp.issubdtype(inputs.dtype, jnp.integer):
             inputs = inputs.astype(jnp.int32)
-        return self._nnx_module()(inputs)
+        out = self._nnx_module()(inputs)
+        dtype = self._dtype_policy._compute
+        return out if out.dtype == dtype else out.astype(dtype)
 
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,

@@ -1,4 +1,9 @@
-"""Normalization layers (flax ``nnx.BatchNorm`` / ``nnx.LayerNorm``) with Keras defaults."""
+"""Normalization layers (flax ``nnx.BatchNorm`` / ``nnx.LayerNorm``) with Keras defaults.
+
+Under a mixed-precision policy, BatchNormalization, LayerNormalization and GroupNormalization compute in
+float32 (statistics of bfloat16/float16 values lose too much) and return the compute dtype, as Keras 3:
+they set ``autocast = False``, so their inputs are not cast down and their weights read in float32.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +34,21 @@ class _BetaGamma(Layer):
     Args:
         beta_regularizer / gamma_regularizer: names or regularizers, added to the training loss.
         beta_constraint / gamma_constraint: names or constraints, applied after each update.
+
+    These layers compute in float32 at least (``_float32_in``) and return ``compute_dtype``
+    (``_out``); their weights never autocast.
     """
+
+    autocast = False
+
+    @staticmethod
+    def _float32_in(x):
+        dtype = jnp.promote_types(x.dtype, jnp.float32)
+        return x if x.dtype == dtype else x.astype(dtype)
+
+    def _out(self, y):
+        dtype = self._dtype_policy._compute
+        return y if y.dtype == dtype else y.astype(dtype)
 
     def _init_beta_gamma(self, beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint):
         cls = type(self).__name__
@@ -86,7 +105,7 @@ class BatchNormalization(_BetaGamma):
             names["beta"] = ("bias", True, self.beta_regularizer, self.beta_constraint)
         names["moving_mean"] = ("mean", False, None)
         names["moving_variance"] = ("var", False, None)
-        self._adopt_nnx(module, names)
+        self._adopt_nnx(module, names, autocast=False)
         self.moving_mean.assign(self.moving_mean_initializer(next_host_key(), (size,), self.dtype))
         self.moving_variance.assign(self.moving_variance_initializer(next_host_key(), (size,), self.dtype))
         self._size = size
@@ -100,7 +119,8 @@ class BatchNormalization(_BetaGamma):
         raise InputError(f"Layer {self.name!r}: axis {self.axis} is out of range for input shape {input_shape}.")
 
     def call(self, inputs, training=False):
-        module = self._nnx_module()
+        inputs = self._float32_in(inputs)
+        module = self._nnx_module(inputs.dtype)  # float16 weights (a "float16" policy) computed on in float32
         use_batch_stats = bool(training) and self.trainable
         mask = None
         scope = current_scope()
@@ -113,7 +133,7 @@ class BatchNormalization(_BetaGamma):
         if use_batch_stats:
             self.moving_mean.assign(module.mean[...])
             self.moving_variance.assign(module.var[...])
-        return out
+        return self._out(out)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
@@ -164,7 +184,7 @@ class LayerNormalization(_BetaGamma):
             names["gamma"] = ("scale", True, self.gamma_regularizer, self.gamma_constraint)
         if self.center:
             names["beta"] = ("bias", True, self.beta_regularizer, self.beta_constraint)
-        self._adopt_nnx(module, names)
+        self._adopt_nnx(module, names, autocast=False)
 
     def _build_several(self, input_shape):
         for a in self.axis:
@@ -174,9 +194,9 @@ class LayerNormalization(_BetaGamma):
         shape = tuple(input_shape[a] for a in self._axes)
         self._broadcast = tuple(input_shape[d] if d in self._axes else 1 for d in range(rank))
         self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, regularizer=self.gamma_regularizer,
-                                     constraint=self.gamma_constraint) if self.scale else None
+                                     constraint=self.gamma_constraint, autocast=False) if self.scale else None
         self.beta = self.add_weight("beta", shape, self.beta_initializer, regularizer=self.beta_regularizer,
-                                    constraint=self.beta_constraint) if self.center else None
+                                    constraint=self.beta_constraint, autocast=False) if self.center else None
 
     def _check_input(self, input_shape):
         if isinstance(self.axis, list) and self.built and len(input_shape) != len(self._broadcast):
@@ -185,10 +205,9 @@ class LayerNormalization(_BetaGamma):
 
     def call(self, inputs):
         if not isinstance(self.axis, list):
-            return self._nnx_module()(inputs)
-        x = jnp.asarray(inputs)
-        compute = jnp.promote_types(x.dtype, jnp.float32)
-        xc = x.astype(compute)
+            return self._out(self._nnx_module()(self._float32_in(inputs)))
+        xc = self._float32_in(inputs)
+        compute = xc.dtype
         mean = jnp.mean(xc, axis=self._axes, keepdims=True)
         var = jnp.mean(jnp.square(xc - mean), axis=self._axes, keepdims=True)
         inv = jax.lax.rsqrt(var + self.epsilon)
@@ -197,7 +216,7 @@ class LayerNormalization(_BetaGamma):
         shift = -mean * inv
         if self.beta is not None:
             shift = shift + self.beta.value.reshape(self._broadcast).astype(compute)
-        return (xc * inv + shift).astype(x.dtype)
+        return self._out(xc * inv + shift)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
@@ -250,7 +269,7 @@ class GroupNormalization(_BetaGamma):
             names["gamma"] = ("scale", True, self.gamma_regularizer, self.gamma_constraint)
         if self.center:
             names["beta"] = ("bias", True, self.beta_regularizer, self.beta_constraint)
-        self._adopt_nnx(module, names)
+        self._adopt_nnx(module, names, autocast=False)
         self._size = size
 
     def _check_input(self, input_shape):
@@ -261,10 +280,11 @@ class GroupNormalization(_BetaGamma):
                          f"axis {self.axis}, got input shape {input_shape}.")
 
     def call(self, inputs):
+        inputs = self._float32_in(inputs)
         axis = self.axis % inputs.ndim
         x = inputs if axis == inputs.ndim - 1 else jnp.moveaxis(inputs, axis, -1)
         y = self._nnx_module()(x)
-        return y if axis == inputs.ndim - 1 else jnp.moveaxis(y, -1, axis)
+        return self._out(y if axis == inputs.ndim - 1 else jnp.moveaxis(y, -1, axis))
 
     def get_config(self):
         return {**super().get_config(), "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
@@ -304,7 +324,7 @@ class UnitNormalization(Layer):
         self._check_input(input_shape)
 
     def call(self, inputs):
-        x = inputs if jnp.issubdtype(inputs.dtype, jnp.floating) else inputs.astype(self.dtype)
+        x = inputs if jnp.issubdtype(inputs.dtype, jnp.floating) else inputs.astype(self.compute_dtype)
         square_sum = jnp.sum(jnp.square(x), axis=self._axes(), keepdims=True)
         return x * jnp.minimum(jax.lax.rsqrt(square_sum), 1e12)
 

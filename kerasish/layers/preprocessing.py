@@ -38,7 +38,7 @@ def _to_json(value):
 
 def _as_nhwc(layer: Layer, images, data_format: str):
     """Images as a float ``(N, H, W, C)`` batch, plus a function that restores the caller's layout."""
-    images = jnp.asarray(images, layer.dtype)
+    images = jnp.asarray(images, layer.compute_dtype)
     if images.ndim not in (3, 4):
         raise InputError(f"Layer {layer.name!r} ({type(layer).__name__}) expects images of rank 3 (one image) "
                          f"or 4 (a batch), got shape {tuple(images.shape)}.")
@@ -94,7 +94,7 @@ class Rescaling(Layer):
         scale: a float (or an array broadcastable to the inputs' trailing axes).
         offset: a float (or an array), added after scaling.
 
-    Input shape: any. Output shape: same as the input, in the layer's float dtype.
+    Input shape: any. Output shape: same as the input, in the layer's compute dtype.
     """
 
     supports_masking = True
@@ -112,9 +112,9 @@ class Rescaling(Layer):
         self.offset = _to_json(offset)
 
     def call(self, inputs):
-        scale = jnp.asarray(self.scale, self.dtype)
-        offset = jnp.asarray(self.offset, self.dtype)
-        return jnp.asarray(inputs, self.dtype) * scale + offset
+        scale = jnp.asarray(self.scale, self.compute_dtype)
+        offset = jnp.asarray(self.offset, self.compute_dtype)
+        return jnp.asarray(inputs, self.compute_dtype) * scale + offset
 
     def get_config(self):
         return {**super().get_config(), "scale": self.scale, "offset": self.offset}
@@ -209,8 +209,8 @@ class Normalization(Layer):
             mean = jnp.reshape(self.adapt_mean.value, self._broadcast_shape)
             var = jnp.reshape(self.adapt_variance.value, self._broadcast_shape)
         else:
-            mean = jnp.asarray(self.input_mean, self.dtype)
-            var = jnp.asarray(self.input_variance, self.dtype)
+            mean = jnp.asarray(self.input_mean, self.compute_dtype)
+            var = jnp.asarray(self.input_variance, self.compute_dtype)
             if mean.ndim:  # given statistics align with the last kept axes
                 expanded = [1] * self._ndim
                 for i in range(1, mean.ndim + 1):
@@ -218,10 +218,10 @@ class Normalization(Layer):
                 mean, var = mean.reshape(expanded), var.reshape(expanded)
             mean = jnp.broadcast_to(mean, self._broadcast_shape)
             var = jnp.broadcast_to(var, self._broadcast_shape)
-        return mean.astype(self.dtype), var.astype(self.dtype)
+        return mean.astype(self.compute_dtype), var.astype(self.compute_dtype)
 
     def call(self, inputs):
-        x = jnp.asarray(inputs, self.dtype)
+        x = jnp.asarray(inputs, self.compute_dtype)
         mean, var = self._stats()
         std = jnp.maximum(jnp.sqrt(var), _EPSILON)
         return mean + x * std if self.invert else (x - mean) / std

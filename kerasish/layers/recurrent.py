@@ -85,7 +85,7 @@ class _CellMath:
     def __init__(self, cell):
         self.cell = cell
         self.key = (type(cell), cell.units, cell.activation, cell.recurrent_activation, cell.use_bias,
-                    getattr(cell, "reset_after", None), str(cell.dtype))
+                    getattr(cell, "reset_after", None), cell.dtype_policy.name)
 
     def __hash__(self):
         return hash(self.key)
@@ -203,7 +203,7 @@ class _Cell(Layer):
         return dp, rdp
 
     def get_initial_state(self, batch_size: int, dtype=None) -> list:
-        return [jnp.zeros((batch_size, n), dtype or self.dtype) for n in self._state_sizes]
+        return [jnp.zeros((batch_size, n), dtype or self.compute_dtype) for n in self._state_sizes]
 
     def call(self, inputs, states, training=None):
         single = not isinstance(states, (list, tuple))

@@ -167,8 +167,11 @@ class ActivityRegularization(Layer):
         self.l2 = float(l2)
 
     def penalty(self, x, row_weight=None):
-        """``(l1 * sum|x| + l2 * sum x**2) / batch_size``, rows weighted by ``row_weight`` (1 = real row)."""
+        """``(l1 * sum|x| + l2 * sum x**2) / batch_size``, rows weighted by ``row_weight`` (1 = real row).
+        Half-precision inputs (mixed precision) are summed in float32, as losses are."""
         x = jnp.asarray(x)
+        if x.dtype in (jnp.float16, jnp.bfloat16):
+            x = x.astype(jnp.float32)
         if x.ndim == 0:
             return self.l1 * jnp.abs(x) + self.l2 * jnp.square(x)
         w = jnp.ones((x.shape[0],), x.dtype) if row_weight is None else jnp.asarray(row_weight, x.dtype)

@@ -77,6 +77,8 @@ def _map_graph(outputs: list[KerasTensor], inputs: list[KerasTensor]) -> tuple[l
 class Functional(Model):
     """A model defined by ``Model(inputs, outputs)``; inputs and outputs may be tensors, lists or dicts."""
 
+    _convert_input_args = False  # inputs are cast to their Input's dtype in call; each layer casts its own
+
     def __init__(self, inputs, outputs, name: str | None = None, trainable: bool = True, **kwargs):
         super().__init__(name=name, trainable=trainable, **kwargs)
         self._inputs_struct = inputs

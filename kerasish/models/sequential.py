@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kerasish import mixed_precision
 from kerasish.errors import ConfigError
 from kerasish.layers.base import Layer
 from kerasish.layers.core import Input, InputLayer
@@ -23,8 +24,10 @@ class Sequential(Model):
         ... ])
     """
 
-    def __init__(self, layers=None, trainable: bool = True, name: str | None = None):
-        super().__init__(name=name, trainable=trainable)
+    _convert_input_args = False  # each layer casts its own inputs to its compute dtype
+
+    def __init__(self, layers=None, trainable: bool = True, name: str | None = None, dtype=None):
+        super().__init__(name=name, trainable=trainable, dtype=dtype)
         object.__setattr__(self, "_input_layer", None)  # not a tracked sublayer
         self._output_tensor = None
         for layer in layers or []:
@@ -121,6 +124,7 @@ class Sequential(Model):
         from kerasish.saving.registry import serialize_layer
 
         config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": mixed_precision.serialize(self.dtype_policy),
                   "layers": [serialize_layer(layer) for layer in self._layers]}
         if self._known_input_shape() is not None:
             config["build_input_shape"] = list(self._known_input_shape())
@@ -130,7 +134,7 @@ class Sequential(Model):
     def from_config(cls, config: dict, custom_objects: dict | None = None):
         from kerasish.saving.registry import deserialize_layer
 
-        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True), dtype=config.get("dtype"))
         if config.get("build_input_shape") is not None:
             model.add(Input(batch_shape=tuple(config["build_input_shape"])), rebuild=False)
         for entry in config["layers"]:

@@ -1,6 +1,7 @@
 """Optimizers and learning-rate schedules with Keras 3 names, defaults and numerics, built on optax."""
 
 from . import schedules
+from .loss_scale import LossScaleOptimizer, LossScaleState, loss_scale
 from .optimizers import (
     SGD,
     Adadelta,
@@ -32,6 +33,8 @@ __all__ = [
     "AdamW",
     "Adamax",
     "Lion",
+    "LossScaleOptimizer",
+    "LossScaleState",
     "Nadam",
     "Optimizer",
     "RMSprop",
@@ -40,6 +43,7 @@ __all__ = [
     "deserialize",
     "get",
     "get_learning_rate",
+    "loss_scale",
     "scale_by_keras_adam",
     "scale_by_keras_adamax",
     "scale_by_keras_nadam",
