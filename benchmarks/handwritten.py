@@ -52,7 +52,8 @@ def _functional(model):
 
     def loss_fn(params, rest, x, y):
         logits, new_rest = forward(params, rest, x, True)
-        loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+        # float32 loss (a no-op for float32 logits; bfloat16 logits of a mixed-precision model are cast)
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), y).mean()
         return loss, new_rest
 
     return nnx.to_pure_dict(params), nnx.to_pure_dict(rest), forward, loss_fn

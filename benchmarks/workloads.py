@@ -38,6 +38,9 @@ class Workload:
             timed); for ``evaluate``/``predict``, calls over the whole dataset (the first is the warm-up).
         accelerator: only in the default workload list when a GPU/TPU is present.
         vocab: for token inputs, the vocabulary size (inputs are int32 in ``[0, vocab)``).
+        policy: a mixed-precision policy (``"mixed_bfloat16"``): kerasish and Keras set it as their
+            global policy before building the model; the hand-written loop computes its convolutions
+            and dense layers in bfloat16 with float32 parameters and float32 normalization statistics.
     """
 
     name: str
@@ -53,6 +56,7 @@ class Workload:
     quick_epochs: int
     accelerator: bool = False
     vocab: int | None = None
+    policy: str | None = None
 
     def size(self, quick: bool, samples: int | None = None, epochs: int | None = None) -> tuple[int, int]:
         """(samples, epochs) for this run."""
@@ -75,6 +79,9 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in [
     Workload("resnet20", "train", "resnet20", "ResNet-20 (3x3 basic blocks, 16/32/64, BN) on 32x32x3",
              (32, 32, 3), 10, 128, samples=50000, quick_samples=1024, epochs=3, quick_epochs=2,
              accelerator=True),
+    Workload("resnet20_bf16", "train", "resnet20", "ResNet-20 as above, mixed_bfloat16 (float32 weights)",
+             (32, 32, 3), 10, 128, samples=50000, quick_samples=1024, epochs=3, quick_epochs=2,
+             accelerator=True, policy="mixed_bfloat16"),
     Workload("transformer", "train", "transformer",
              "Transformer encoder: seq 128, d 256, 4 layers x 4 heads, ff 1024, vocab 1000, mean-pool, 2 classes",
              (128,), 2, 64, samples=16384, quick_samples=512, epochs=3, quick_epochs=2, accelerator=True,
@@ -192,6 +199,7 @@ def build_kerasish(w: Workload):
     """The workload's model as a kerasish model (not compiled)."""
     import kerasish
 
+    kerasish.mixed_precision.set_global_policy(w.policy or "float32")
     ns = types.SimpleNamespace(Input=kerasish.Input, layers=kerasish.layers, Model=kerasish.Model,
                                Sequential=kerasish.Sequential)
     return _build(ns, w)
@@ -213,6 +221,7 @@ def build_keras(w: Workload):
     """The workload's model as a Keras 3 model (not compiled)."""
     import keras
 
+    keras.mixed_precision.set_global_policy(w.policy or "float32")
     ns = types.SimpleNamespace(Input=keras.Input, layers=keras.layers, Model=keras.Model,
                                Sequential=keras.Sequential)
     return _build(ns, w)
@@ -238,8 +247,12 @@ def build_nnx(w: Workload, seed: int = 0):
 
     glorot = jax.nn.initializers.glorot_uniform()
 
+    # mixed_bfloat16: layers compute in bfloat16 on float32 parameters (flax's dtype / param_dtype);
+    # BatchNorm's statistics are reduced in float32 by flax.
+    compute = jnp.bfloat16 if w.policy == "mixed_bfloat16" else None
+
     def dense(a, b, rngs):
-        return nnx.Linear(a, b, kernel_init=glorot, rngs=rngs)
+        return nnx.Linear(a, b, kernel_init=glorot, dtype=compute, rngs=rngs)
 
     class MLP(nnx.Module):
         def __init__(self, dims, rngs):
@@ -268,8 +281,8 @@ def build_nnx(w: Workload, seed: int = 0):
     class ConvBN(nnx.Module):
         def __init__(self, cin, cout, kernel, strides, rngs):
             self.conv = nnx.Conv(cin, cout, (kernel, kernel), strides=strides, padding="SAME", use_bias=False,
-                                 kernel_init=glorot, rngs=rngs)
-            self.bn = nnx.BatchNorm(cout, momentum=0.99, epsilon=1e-3, rngs=rngs)
+                                 kernel_init=glorot, dtype=compute, rngs=rngs)
+            self.bn = nnx.BatchNorm(cout, momentum=0.99, epsilon=1e-3, dtype=compute, rngs=rngs)
 
         def __call__(self, x, train):
             return self.bn(self.conv(x), use_running_average=not train)

@@ -116,3 +116,32 @@ def test_sequence_models_are_the_same_architecture(name):
     nnx_model = workloads.build_nnx(w)
     nnx_count = sum(a.size for a in jax.tree.leaves(nnx.state(nnx_model, nnx.Param)))
     assert nnx_count == sum(a.size for a in keras_weights)
+
+
+def test_mixed_bfloat16_workload_sets_the_policy_in_every_framework():
+    """resnet20_bf16: kerasish and Keras build it under mixed_bfloat16 (bfloat16 compute, float32 weights),
+    the hand-written nnx model computes in bfloat16 on float32 parameters; the float32 workload does not."""
+    import jax
+    import jax.numpy as jnp
+    import keras
+    import numpy as np
+    from flax import nnx
+
+    import kerasish
+    from benchmarks import workloads
+
+    w = workloads.WORKLOADS["resnet20_bf16"]
+    assert (w.model, w.policy) == ("resnet20", "mixed_bfloat16")
+    try:
+        for model in (workloads.build_kerasish(w), workloads.build_keras(w)):
+            convs = [layer for layer in model.layers if type(layer).__name__ == "Conv2D"]
+            assert len(convs) == 21 and {layer.compute_dtype for layer in convs} == {"bfloat16"}
+            assert {str(np.dtype(v.dtype)) for v in model.weights} == {"float32"}
+        nnx_model = workloads.build_nnx(w)
+        assert {a.dtype for a in jax.tree.leaves(nnx.state(nnx_model, nnx.Param))} == {jnp.dtype("float32")}
+        assert nnx_model(jnp.zeros((2, 32, 32, 3)), train=False).dtype == jnp.bfloat16
+        assert workloads.build_nnx(workloads.WORKLOADS["resnet20"])(
+            jnp.zeros((2, 32, 32, 3)), train=False).dtype == jnp.float32
+    finally:
+        kerasish.mixed_precision.set_global_policy("float32")
+        keras.mixed_precision.set_global_policy("float32")
