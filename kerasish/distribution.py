@@ -16,8 +16,8 @@ Several processes (hosts) -- :func:`initialize` first, then the same script on e
     model.fit(x, y, batch_size=64)
 
 Every process runs the same calls on the same inputs (NumPy arrays, generators, PyDatasets: each process
-draws the same global batches, in the same order, and feeds its devices their rows of each), so the
-jitted steps are one global program. The first placement of the state takes process 0's values, so the
+draws the same global batches, in the same order, and feeds its devices their rows of each; from arrays
+it gathers only those rows), so the jitted steps are one global program. The first placement of the state takes process 0's values, so the
 replicas start equal even without a common seed; the shuffling seed and the fused-steps choice are
 process 0's too. Progress bars, TensorBoard and CSV logs, and saved files are written by process 0 only;
 orbax checkpoints (``ModelCheckpoint`` directories, ``BackupAndRestore``) are written by all processes
@@ -125,6 +125,20 @@ class Distribution:
             return jax.make_array_from_callback(a.shape, sharding, lambda index: a[index])
 
         return jax.tree.map(one, batch)
+
+    def local_rows(self, steps: int, batch_size: int) -> np.ndarray | None:
+        """The rows of a call's ``steps * batch_size`` host rows (step-major) that this process's devices
+        hold, sorted; None in a single process (it holds all)."""
+        if jax.process_count() == 1:
+            return None
+        key = (steps, batch_size)
+        cache = self.__dict__.setdefault("_local_rows", {})
+        if key not in cache:
+            shape = (steps, batch_size) if steps > 1 else (batch_size,)
+            rows = np.arange(steps * batch_size).reshape(shape)
+            index_map = self.batch_sharding(stacked=steps > 1).addressable_devices_indices_map(shape)
+            cache[key] = np.unique(np.concatenate([rows[index].ravel() for index in index_map.values()]))
+        return cache[key]
 
     def check_batch_size(self, batch_size: int) -> None:
         if batch_size % self.batch_shards:

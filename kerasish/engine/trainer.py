@@ -85,6 +85,21 @@ def _distribute_state(state: dict, tw: list, ntw: list) -> dict:
     return jax.device_put(state, dist.state_shardings(state, tw, ntw))
 
 
+def _take_local(tree, index, local: np.ndarray, start: int, stop: int):
+    """A call's host batch in a multi-process run: only the ``local`` rows (the ones this process's devices
+    hold) are gathered from the data; the others stay zero, and no process reads them."""
+    rows = np.arange(start, stop) if isinstance(index, slice) else index
+    local = local[local < len(rows)]
+    picked = rows[local]
+
+    def one(a):
+        out = np.zeros((len(rows),) + a.shape[1:], a.dtype)
+        out[local] = a[picked]
+        return out
+
+    return jax.tree.map(one, tree)
+
+
 def _shuffle_rng() -> np.random.Generator:
     """fit's shuffling generator from the global seed stream (process 0's seed, in a multi-process run,
     so that every process draws the same global order)."""
@@ -941,6 +956,7 @@ class Trainer:
         # Unweighted data: fused calls gather (x, y) only; the program fills in weights of one.
         unweighted = masked and data.sample_weight is None and class_weight is None
         order = rng.permutation(n) if (data.shuffle and rng is not None) else None
+        dist = distribution_mod.distribution()
         total = data.steps
         step = start_step
         while step < total:
@@ -950,7 +966,9 @@ class Trainer:
             start, stop = step * size, min((step + k) * size, n)
             index = order[start:stop] if order is not None else slice(start, stop)
             short = stop - start < k * size  # holds the epoch's partial last batch
-            batch = adapters.take(full[:2] if (k > 1 and unweighted and not short) else full, index)
+            source = full[:2] if (k > 1 and unweighted and not short) else full
+            local = dist.local_rows(k, size) if dist is not None else None
+            batch = adapters.take(source, index) if local is None else _take_local(source, index, local, start, stop)
             if masked and short:
                 batch = _pad_rows(batch, k * size - (stop - start))  # the last partial batch: mask 0 rows
             if k > 1:

@@ -21,6 +21,19 @@ import numpy as np  # noqa: E402
 
 import kerasish  # noqa: E402
 from kerasish import layers  # noqa: E402
+from kerasish.engine import trainer  # noqa: E402
+
+READ = {"rows_read": 0, "rows_in_batches": 0}  # host rows this process gathered from the arrays
+
+
+def _counting_take_local(tree, index, local, start, stop):
+    out = _take_local(tree, index, local, start, stop)
+    READ["rows_read"] += int(np.count_nonzero(local < stop - start))
+    READ["rows_in_batches"] += stop - start
+    return out
+
+
+_take_local, trainer._take_local = trainer._take_local, _counting_take_local
 
 if role == "worker":
     process_id, port = int(sys.argv[3]), int(sys.argv[4])
@@ -72,6 +85,7 @@ def main_workload(result):
     history = model.fit(x, y, batch_size=32, epochs=3, verbose=2, validation_data=(x[:64], y[:64]),
                         callbacks=callbacks).history
     result["history"] = history
+    result["read"] = dict(READ)
     result["weights_after_fit"] = flat(model.get_weights())
     result["evaluate"] = model.evaluate(x, y, batch_size=32, verbose=0)
     result["predict"] = model.predict(x, batch_size=32, verbose=0).tolist()

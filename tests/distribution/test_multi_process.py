@@ -74,6 +74,17 @@ def test_two_processes_train_as_one_and_match_the_single_process_run(runs):
     np.testing.assert_allclose(w0["predict"], single["predict"], rtol=1e-4, atol=1e-5)
 
 
+def test_each_process_reads_only_its_rows_of_every_batch(runs):
+    # fit over arrays: 3 epochs of 200 rows (6 batches of 32, then 8 rows padded to 32) and 3 validations of
+    # 64 rows. Process 0's devices hold rows 0-15 of each batch of 32, process 1's rows 16-31: the last
+    # batch's 8 real rows are all process 0's.
+    for worker in ("w0", "w1"):
+        assert runs[worker]["read"]["rows_in_batches"] == 3 * 200 + 3 * 64
+    assert runs["w0"]["read"]["rows_read"] == 3 * (6 * 16 + 8) + 3 * 2 * 16
+    assert runs["w1"]["read"]["rows_read"] == 3 * (6 * 16) + 3 * 2 * 16
+    assert runs["single"]["read"] == {"rows_read": 0, "rows_in_batches": 0}  # one process gathers whole batches
+
+
 def test_only_process_0_writes_progress_csv_and_tensorboard(runs):
     out = runs["out"]
     text0, text1 = runs["main"]["worker0"][1], runs["main"]["worker1"][1]
