@@ -93,6 +93,28 @@ def main_workload(result):
     result["weights_after_pydataset"] = flat(model.get_weights())
 
 
+def model_parallel_workload(result):
+    """Tensor parallelism across the processes: the hidden layer's units split over a "model" axis whose two
+    halves are the two processes (each holds half of the kernel), batches split over "batch" within each."""
+    kerasish.utils.set_random_seed(seed)
+    if role == "worker":
+        mesh = kerasish.distribution.DeviceMesh((2, 2), ["model", "batch"])  # rows: process 0's, process 1's
+        layout = kerasish.distribution.LayoutMap(mesh)
+        layout["hidden/kernel"] = (None, "model")
+        layout["hidden/bias"] = ("model",)
+        kerasish.distribution.set_distribution(kerasish.distribution.ModelParallel(layout, batch_dim_name="batch"))
+    model = build()
+    model.fit(x, y, batch_size=32, epochs=2, verbose=0)
+    kernel = model.get_layer("hidden").kernel.value
+    result["mp_kernel"] = {"spec": str(getattr(kernel.sharding, "spec", None)),
+                           "fully_addressable": kernel.is_fully_addressable,
+                           "local_shard_shapes": sorted({tuple(s.data.shape) for s in kernel.addressable_shards})}
+    result["mp_weights"] = flat(model.get_weights())  # gathered from both processes
+    result["mp_predict"] = model.predict(x, batch_size=32, verbose=0).tolist()
+    if role == "worker":
+        kerasish.distribution.set_distribution(kerasish.distribution.DataParallel())
+
+
 class Crash(kerasish.callbacks.Callback):
     """Ends the process in epoch 2 after batch 3 when active (the resumed run has an inactive one: a
     backup holds the state of each callback, so a resumed fit must have the same callbacks)."""
@@ -124,6 +146,7 @@ def backup_workload(result, crash):
 result = {"process_count": kerasish.distribution.process_count(), "devices": kerasish.distribution.list_devices()}
 if phase == "main":
     main_workload(result)
+    model_parallel_workload(result)
 backup_workload(result, crash=phase == "crash")
 with open(os.path.join(out, f"{name}-{phase}.json"), "w") as f:
     json.dump(result, f)

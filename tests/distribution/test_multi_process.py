@@ -85,6 +85,17 @@ def test_each_process_reads_only_its_rows_of_every_batch(runs):
     assert runs["single"]["read"] == {"rows_read": 0, "rows_in_batches": 0}  # one process gathers whole batches
 
 
+def test_model_parallel_across_processes_matches_the_single_process_run(runs):
+    single, w0, w1 = runs["single"], runs["w0"], runs["w1"]
+    # the hidden kernel (10, 16) is split by columns between the processes: each holds (10, 8)
+    for worker in (w0, w1):
+        assert worker["mp_kernel"] == {"spec": "P(None, 'model')", "fully_addressable": False,
+                                       "local_shard_shapes": [[10, 8]]}
+    assert w0["mp_weights"] == w1["mp_weights"]
+    np.testing.assert_allclose(w0["mp_weights"], single["mp_weights"], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(w0["mp_predict"], single["mp_predict"], rtol=1e-4, atol=1e-5)
+
+
 def test_only_process_0_writes_progress_csv_and_tensorboard(runs):
     out = runs["out"]
     text0, text1 = runs["main"]["worker0"][1], runs["main"]["worker1"][1]
