@@ -14,6 +14,7 @@ import pytest  # noqa: E402
 from keras.src.trainers import compile_utils  # noqa: E402
 
 from kerasish import losses, metrics  # noqa: E402
+from kerasish.engine.compile_utils import get_metric  # noqa: E402
 from kerasish.errors import ConfigError  # noqa: E402
 
 # Few distinct shapes: eager JAX compiles each op once per shape, for Keras and us.
@@ -148,10 +149,11 @@ def _tolerance(name):
     return {"rtol": 1e-5, "atol": 1e-5} if name == "AUC" else {"rtol": 1e-6, "atol": 1e-6}
 
 
-def _update(metric, state, y_true, y_pred, sample_weight):
-    if isinstance(metric, metrics.Mean) and type(metric) is metrics.Mean:
-        return metric.update_state(state, y_pred, sample_weight)
-    return metric.update_state(state, y_true, y_pred, sample_weight)
+def _update(metric, values, y_true, y_pred, sample_weight):
+    """``stateless_update_state`` (Keras's form): the new values of the metric's variables."""
+    if type(metric) is metrics.Mean:
+        return metric.stateless_update_state(values, y_pred, sample_weight=sample_weight)
+    return metric.stateless_update_state(values, y_true, y_pred, sample_weight=sample_weight)
 
 
 def _keras_result(name, kwargs, batches, weighted, none_as_ones=False):
@@ -185,35 +187,48 @@ def _keras_case(case_index: int, weighted: bool) -> np.ndarray:
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("case_index", range(len(CASES)), ids=CASE_IDS)
 def test_metric_matches_keras(case_index, weighted):
-    """Three updates against Keras's stateful metric; each update is pure."""
+    """Three updates against Keras's stateful metric: stateless (each update pure), then stateful."""
     name, kwargs, kind = CASES[case_index]
     batches = _batches(kind)
     metric = getattr(metrics, name)(**kwargs)
     config_before = metric.get_config()
+    metric.build(batches[0][1].shape)
     attributes_before = set(vars(metric))
-    state = metric.init_state(batches[0][1].shape)
-    zeros = jax.tree.map(np.asarray, state)
+    state = metric.stateless_reset_state()
+    zeros = [np.asarray(v) for v in state]
     for y_true, y_pred, weights in batches:
         weights = weights if weighted else None
         first = _update(metric, state, y_true, y_pred, weights)
         second = _update(metric, state, y_true, y_pred, weights)
         jax.tree.map(np.testing.assert_array_equal, first, second)
         state = first
-    ours = metric.result(state)
+    ours = metric.stateless_result(state)
     expected = _keras_case(case_index, weighted)
     assert ours.dtype == np.float32
     assert ours.shape == expected.shape
     np.testing.assert_allclose(ours, expected, **_tolerance(name))
-    # The metric object is untouched and the initial state still reads zero.
+    # The stateless calls left the metric as it was: its variables still read zero.
     assert metric.get_config() == config_before
     assert set(vars(metric)) == attributes_before
-    jax.tree.map(lambda a: np.testing.assert_array_equal(a, 0), zeros)
-    assert all(np.asarray(x).dtype == np.float32 for x in jax.tree.leaves(state))
+    for v, zero in zip(metric.variables, zeros, strict=True):
+        np.testing.assert_array_equal(v.numpy(), zero)
+        np.testing.assert_array_equal(zero, 0)
+    assert all(np.asarray(x).dtype == np.float32 for x in state)
+    # The stateful API gives the same numbers (Keras's update_state / result / reset_state).
+    for y_true, y_pred, weights in batches:
+        weights = weights if weighted else None
+        if type(metric) is metrics.Mean:
+            metric.update_state(y_pred, sample_weight=weights)
+        else:
+            metric.update_state(y_true, y_pred, sample_weight=weights)
+    np.testing.assert_allclose(metric.result(), expected, **_tolerance(name))
+    metric.reset_state()
+    assert all(np.all(v.numpy() == 0) for v in metric.variables)
 
 
 def _run_all(metric, stacked, y_pred_shape):
-    """init_state, a scan of update_state over the batches, and result, for
-    both weightings: what a jitted train/test step does with a metric."""
+    """stateless_reset_state, a scan of stateless_update_state over the batches, and stateless_result,
+    for both weightings: what a jitted train/test step does with a metric."""
     results = []
     for weighted in (False, True):
 
@@ -221,8 +236,9 @@ def _run_all(metric, stacked, y_pred_shape):
             y_true, y_pred, weights = batch
             return _update(metric, state, y_true, y_pred, weights if weighted else None), None
 
-        state, _ = jax.lax.scan(step, metric.init_state(y_pred_shape), stacked)
-        results.append(metric.result(state))
+        metric.build(y_pred_shape)
+        state, _ = jax.lax.scan(step, metric.stateless_reset_state(), stacked)
+        results.append(metric.stateless_result(state))
     return results
 
 
@@ -275,23 +291,34 @@ def test_metric_matches_keras_under_jit(case):
 def test_mean_scalar_values_count_once():
     """The loss tracker feeds scalars: each counts as one sample (or its weight)."""
     metric = metrics.Mean(name="loss")
-    state = metric.init_state()
     for value in (1.0, 2.0, 6.0):
-        state = metric.update_state(state, jnp.asarray(value))
-    np.testing.assert_allclose(metric.result(state), 3.0)
-    state = metric.update_state(metric.init_state(), 4.0, sample_weight=0.5)
-    np.testing.assert_allclose(metric.result(state), 4.0)
+        metric.update_state(jnp.asarray(value))
+    np.testing.assert_allclose(metric.result(), 3.0)
+    metric.reset_state()
+    metric.update_state(4.0, sample_weight=0.5)
+    np.testing.assert_allclose(metric.result(), 4.0)
 
 
 def test_state_shapes_needing_output_width():
-    with pytest.raises(ConfigError, match="y_pred_shape"):
-        metrics.F1Score().init_state()
-    assert metrics.F1Score(average="micro").init_state()["true_positives"].shape == ()
-    assert metrics.F1Score().init_state((None, 7))["true_positives"].shape == (7,)
+    f1 = metrics.F1Score()
+    assert f1.variables == []  # one entry per class: made from the first predictions
+    with pytest.raises(ConfigError, match="seen no data"):
+        f1.result()
+    with pytest.raises(ConfigError, match="first predictions"):
+        f1.build(None)
+    assert metrics.F1Score(average="micro").variables[0].shape == ()
+    f1.build((None, 7))
+    assert [v.path for v in f1.variables][0] == "f1_score/true_positives" and f1.variables[0].shape == (7,)
+    lazy = metrics.F1Score()
+    lazy.update_state(np.eye(3, dtype="float32"), np.eye(3, dtype="float32"))  # built from y_pred's shape
+    assert lazy.variables[0].shape == (3,)
+    auc = metrics.AUC(multi_label=True)
+    assert auc.variables == []
     with pytest.raises(ConfigError, match="num_labels"):
-        metrics.AUC(multi_label=True).init_state()
-    assert metrics.AUC(multi_label=True).init_state((None, 4))["true_positives"].shape == (200, 4)
-    assert metrics.AUC(num_thresholds=7).init_state()["false_negatives"].shape == (7,)
+        auc.build(None)
+    auc.build((None, 4))
+    assert auc.variables[0].shape == (200, 4)
+    assert metrics.AUC(num_thresholds=7).variables[3].shape == (7,)
 
 
 @pytest.mark.parametrize(
@@ -417,15 +444,15 @@ def test_get_instance_class_and_callable():
     assert isinstance(wrapped, metrics.MeanMetricWrapper)
     assert wrapped.name == "my_error"
     (y_true, y_pred, weights), *_ = _batches("real")
-    state = wrapped.update_state(wrapped.init_state(), y_true, y_pred, weights)
+    wrapped.update_state(y_true, y_pred, weights)
     theirs = keras.metrics.MeanAbsoluteError()
     theirs.update_state(y_true, y_pred, sample_weight=weights)
-    np.testing.assert_allclose(wrapped.result(state), theirs.result(), rtol=1e-6)
+    np.testing.assert_allclose(wrapped.result(), theirs.result(), rtol=1e-6)
 
     loss_metric = metrics.get(losses.MeanSquaredError())  # a Loss works as a metric too
     assert loss_metric.name == "mean_squared_error"
-    state = loss_metric.update_state(loss_metric.init_state(), y_true, y_pred)
-    np.testing.assert_allclose(loss_metric.result(state), np.mean((y_true - y_pred) ** 2), rtol=1e-6)
+    loss_metric.update_state(y_true, y_pred)
+    np.testing.assert_allclose(loss_metric.result(), np.mean((y_true - y_pred) ** 2), rtol=1e-6)
 
 
 def test_builtin_function_wrapper_round_trip():
@@ -455,7 +482,7 @@ SHAPE_CASES = [
 @pytest.mark.parametrize("loss", [None, "binary_crossentropy", "sparse_categorical_crossentropy"])
 def test_accuracy_resolution_matches_keras(identifier, output_shape, target_shape, loss):
     theirs = compile_utils.get_metric(identifier, np.zeros(target_shape), np.zeros(output_shape))
-    ours = metrics.get(identifier, loss=loss, output_shape=output_shape, target_shape=target_shape)
+    ours = get_metric(identifier, loss=loss, output_shape=output_shape, target_shape=target_shape)
     assert type(ours).__name__ == type(theirs).__name__
     assert ours.name == theirs.name == identifier
 
@@ -475,11 +502,71 @@ def test_accuracy_resolution_matches_keras(identifier, output_shape, target_shap
     ],
 )
 def test_accuracy_resolution_without_label_shape(loss, output_shape, expected):
-    assert type(metrics.get("accuracy", loss=loss, output_shape=output_shape)).__name__ == expected
+    assert type(get_metric("accuracy", loss=loss, output_shape=output_shape)).__name__ == expected
 
 
 def test_accuracy_resolution_needs_some_information():
     with pytest.raises(ConfigError, match="accuracy"):
-        metrics.get("accuracy")
+        get_metric("accuracy")
     with pytest.raises(ConfigError, match="accuracy"):
-        metrics.get("acc", loss="mse")
+        get_metric("acc", loss="mse")
+    # without shapes, metrics.get names Keras's Accuracy (exact match), as keras.metrics.get does
+    assert type(metrics.get("accuracy")).__name__ == type(keras.metrics.get("accuracy")).__name__ == "Accuracy"
+
+
+# --------------------------------------------------------------------------- Keras-style custom metrics
+
+
+def _custom_metric(metrics_module):
+    class WeightedHits(metrics_module.Metric):
+        """Keras's custom-metric recipe: add_variable in __init__, assign in update_state."""
+
+        def __init__(self, name="weighted_hits", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.hits = self.add_variable(shape=(), initializer="zeros", name="hits")
+            self.seen = self.add_variable(shape=(), initializer="zeros", name="seen")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            hits = jnp.asarray(jnp.argmax(y_pred, -1) == y_true, "float32")
+            weights = jnp.ones_like(hits) if sample_weight is None else jnp.asarray(sample_weight, "float32")
+            self.hits.assign(self.hits + jnp.sum(hits * weights))
+            self.seen.assign_add(jnp.sum(weights))
+
+        def result(self):
+            return self.hits / jnp.maximum(self.seen.value, 1.0)
+
+        def reset_state(self):
+            self.hits.assign(0.0)
+            self.seen.assign(0.0)
+
+    return WeightedHits()
+
+
+def test_a_keras_style_custom_metric_statefully_and_statelessly():
+    (y_true, y_pred, weights), *_ = _batches("sparse")
+    ours, theirs = _custom_metric(metrics), _custom_metric(keras.metrics)
+    assert [v.name for v in ours.variables] == [v.name for v in theirs.variables] == ["hits", "seen"]
+    ours.update_state(y_true, y_pred, sample_weight=weights)
+    theirs.update_state(y_true, y_pred, sample_weight=weights)
+    np.testing.assert_allclose(ours.result(), theirs.result(), rtol=1e-6)
+    # stateless, under jit: the same numbers, the variables untouched
+    values = jax.jit(ours.stateless_update_state)(ours.stateless_reset_state(), y_true, y_pred, weights)
+    np.testing.assert_allclose(ours.stateless_result(values), theirs.result(), rtol=1e-6)
+    np.testing.assert_allclose(ours.result(), theirs.result(), rtol=1e-6)
+    ours.reset_state()
+    assert float(ours.result()) == 0.0
+    with pytest.raises(Exception, match="StatelessScope"):  # assigning a tracer outside a scope
+        jax.jit(lambda t, p: ours.update_state(t, p))(y_true, y_pred)
+
+
+def test_a_custom_metric_in_compile_runs_inside_the_step():
+    import kerasish
+
+    kerasish.utils.set_random_seed(0)
+    model = kerasish.Sequential([kerasish.Input((4,)), kerasish.layers.Dense(3)])
+    model.compile(optimizer="sgd", loss=losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=[_custom_metric(metrics), "sparse_categorical_accuracy"])
+    x = np.random.default_rng(0).normal(size=(40, 4)).astype("float32")
+    y = np.random.default_rng(1).integers(0, 3, 40)
+    logs = model.evaluate(x, y, batch_size=16, verbose=0, return_dict=True)  # padded last batch: 8 of 16 real
+    np.testing.assert_allclose(logs["weighted_hits"], logs["sparse_categorical_accuracy"], rtol=1e-6)
