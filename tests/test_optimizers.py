@@ -109,7 +109,7 @@ def _run_keras(opt, params, grads):
 
 
 def _run_ours(opt, params, grads, jit=False):
-    tx = opt.build()
+    tx = opt.to_optax()
     params = [jnp.asarray(p) for p in params]
     state = tx.init(params)
     update = jax.jit(tx.update) if jit else tx.update
@@ -156,7 +156,7 @@ STATE_CASES = [(name, {}) for name in NAMES] + [("SGD", {"momentum": 0.9}), ("RM
 def test_state_keeps_its_structure_and_dtypes(name, kwargs):
     # Needed to carry the state through lax.scan / a donated jitted step.
     schedule = schedules.ExponentialDecay(0.1, 10, 0.9)
-    tx = getattr(optimizers, name)(weight_decay=0.01, learning_rate=schedule, **kwargs).build()
+    tx = getattr(optimizers, name)(weight_decay=0.01, learning_rate=schedule, **kwargs).to_optax()
     params = {"w": jnp.ones((3, 2)), "b": jnp.zeros((2,), jnp.bfloat16)}  # mixed dtypes
     state = tx.init(params)
     updates, new_state = jax.eval_shape(tx.update, params, state, params)
@@ -188,7 +188,7 @@ def _sgd_step(tx, state, params, grads):
 
 
 def test_set_learning_rate_changes_the_next_update_without_retracing():
-    tx = optimizers.SGD(learning_rate=0.1).build()
+    tx = optimizers.SGD(learning_rate=0.1).to_optax()
     params = {"w": jnp.ones(3)}
     grads = {"w": jnp.full(3, 2.0)}
     state = tx.init(params)
@@ -212,7 +212,7 @@ def test_set_learning_rate_changes_the_next_update_without_retracing():
 
 
 def test_set_learning_rate_works_under_jit_and_nested():
-    tx = optimizers.Adam(learning_rate=0.1).build()
+    tx = optimizers.Adam(learning_rate=0.1).to_optax()
     state = {"opt": tx.init({"w": jnp.ones(2)}), "step": jnp.zeros([], jnp.int32)}
     new = jax.jit(optimizers.set_learning_rate)(state, jnp.float32(0.5))
     assert optimizers.get_learning_rate(new) == pytest.approx(0.5)
@@ -222,7 +222,7 @@ def test_set_learning_rate_works_under_jit_and_nested():
 
 def test_schedule_learning_rate_follows_the_step_and_cannot_be_set():
     schedule = schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.5)
-    tx = optimizers.SGD(learning_rate=schedule).build()
+    tx = optimizers.SGD(learning_rate=schedule).to_optax()
     params = {"w": jnp.ones(2)}
     state = tx.init(params)
     for step in range(3):
@@ -247,7 +247,7 @@ def test_learning_rate_property_is_what_was_given():
 
 
 def test_optax_schedule_callable_is_accepted():
-    tx = optimizers.SGD(learning_rate=optax.linear_schedule(0.1, 0.0, 10)).build()
+    tx = optimizers.SGD(learning_rate=optax.linear_schedule(0.1, 0.0, 10)).to_optax()
     state = tx.init({"w": jnp.ones(2)})
     _, state = tx.update({"w": jnp.ones(2)}, state, {"w": jnp.ones(2)})
     assert optimizers.get_learning_rate(state) == pytest.approx(0.09)
@@ -430,3 +430,95 @@ def test_a_schedule_cannot_be_set():
     model.compile(optimizer=optimizers.SGD(optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)), loss="mse")
     with pytest.raises(kerasish.ConfigError, match="schedule"):
         model.optimizer.learning_rate = 0.01
+
+
+# --------------------------------------------------------------------------- Keras's optimizer API
+
+
+@pytest.mark.parametrize("case", CASES[::3], ids=_case_id)
+def test_apply_gradients_on_variables_matches_keras(case):
+    """``optimizer.apply_gradients(zip(grads, variables))`` in place, as Keras's, with its variables."""
+    from kerasish.backend import Variable
+
+    keras_opt, our_opt = _build_both(*case)
+    params, grads = _problem()
+    expected = _run_keras(keras_opt, params, grads)
+    variables = [Variable(p, f"v{i}") for i, p in enumerate(params)]
+    for step_grads in grads:
+        our_opt.apply_gradients(zip([jnp.asarray(g) for g in step_grads], variables))
+    for v, e in zip(variables, expected):
+        np.testing.assert_allclose(v.numpy(), e, **TOL)
+    assert int(our_opt.iterations.value) == STEPS == int(keras_opt.iterations.value)
+    np.testing.assert_allclose(float(our_opt.learning_rate), float(keras_opt.learning_rate), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Lion"])
+def test_stateless_apply_under_jit_matches_keras(name):
+    """``stateless_apply(optimizer_variables, grads, trainable)`` is a pure function of its arguments."""
+    from kerasish.backend import Variable
+
+    params, grads = _problem(1)
+    theirs = getattr(keras.optimizers, name)(learning_rate=0.05)
+    keras_vars = [keras.Variable(p) for p in params]
+    theirs.build(keras_vars)
+    t_opt = [v.value for v in theirs.variables]
+    t_params = [v.value for v in keras_vars]
+    ours = getattr(optimizers, name)(learning_rate=0.05)
+    variables = [Variable(p, f"v{i}") for i, p in enumerate(params)]
+    ours.build(variables)
+    o_opt, o_params = ours.variables, variables  # variables enter jax.jit as their values
+    apply = jax.jit(ours.stateless_apply)
+    for step_grads in grads:
+        g = [jnp.asarray(x) for x in step_grads]
+        t_params, t_opt = theirs.stateless_apply(t_opt, g, t_params)
+        o_params, o_opt = apply(o_opt, g, o_params)
+    for a, b in zip(o_params, t_params):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), **TOL)
+    # nothing was changed in place: the variables still hold the starting values
+    for v, p in zip(variables, params):
+        np.testing.assert_array_equal(v.numpy(), p)
+    assert int(ours.iterations.value) == 0
+
+
+def test_stateless_apply_applies_weight_constraints_as_keras():
+    from kerasish.backend import Variable
+
+    params, grads = _problem(2)
+    theirs = keras.optimizers.SGD(0.5)
+    keras_vars = [keras.Variable(p) for p in params]
+    for v in keras_vars:
+        v.constraint = keras.constraints.NonNeg()
+    theirs.apply_gradients(zip([jnp.asarray(g) for g in grads[0]], keras_vars))
+    ours = optimizers.SGD(0.5)
+    from kerasish import constraints
+
+    variables = [Variable(p, f"v{i}", constraint=constraints.NonNeg()) for i, p in enumerate(params)]
+    ours.apply_gradients(zip([jnp.asarray(g) for g in grads[0]], variables))
+    for a, b in zip(variables, keras_vars):
+        np.testing.assert_allclose(a.numpy(), np.asarray(b.value), **TOL)
+        assert np.all(a.numpy() >= 0)
+
+
+def test_optimizer_variables_build_and_learning_rate_variable():
+    from kerasish.backend import Variable
+
+    opt = optimizers.Adam(0.01)
+    assert opt.variables == [] and not opt.built and opt.iterations == 0
+    w = Variable(np.ones((2, 3), np.float32), "w")
+    opt.build([w])
+    assert opt.built and opt.built_for([w]) and not opt.built_for([])
+    shapes = sorted(tuple(v.shape) for v in opt.variables)
+    assert shapes.count((2, 3)) == 2  # Adam's two moments of w
+    assert opt.slot_owners([w]).count(0) == 2
+    opt.learning_rate = 0.5  # a variable of the state: the next update uses it, nothing retraces
+    assert opt.learning_rate == pytest.approx(0.5)
+    scheduled = optimizers.SGD(schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.5))
+    scheduled.build([w])
+    with pytest.raises(ConfigError, match="schedule"):
+        scheduled.learning_rate = 0.2
+    with pytest.raises(ConfigError, match="not built"):
+        optimizers.SGD().stateless_apply([], [], [])
+    from kerasish.errors import InputError
+
+    with pytest.raises(InputError, match="stateless_apply"):
+        opt.stateless_apply([v.value for v in opt.variables], [], [w.value])

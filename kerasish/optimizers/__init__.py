@@ -1,7 +1,8 @@
 """Optimizers and learning-rate schedules with Keras 3 names, defaults and numerics, built on optax."""
 
 from . import schedules
-from .loss_scale import LossScaleOptimizer, LossScaleState, loss_scale
+from .base import capture_gradients
+from .loss_scale import LossScaleOptimizer, LossScaleState
 from .optimizers import (
     SGD,
     Adadelta,
@@ -39,11 +40,11 @@ __all__ = [
     "Optimizer",
     "RMSprop",
     "ScaleByKerasNadamState",
+    "capture_gradients",
     "clip_by_tensor_norm",
     "deserialize",
     "get",
     "get_learning_rate",
-    "loss_scale",
     "scale_by_keras_adam",
     "scale_by_keras_adamax",
     "scale_by_keras_nadam",

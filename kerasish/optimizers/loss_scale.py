@@ -20,7 +20,8 @@ import optax
 
 from kerasish.errors import ConfigError
 
-from .optimizers import _OPTIMIZERS, Optimizer, deserialize, get, serialize
+from .base import Optimizer
+from .optimizers import _OPTIMIZERS, deserialize, get, serialize
 
 
 class LossScaleState(NamedTuple):
@@ -49,7 +50,7 @@ class LossScaleOptimizer(Optimizer):
     ``"mixed_float16"`` (``auto_scale_loss=True``); the train step then multiplies the loss by the
     current scale (:func:`loss_scale`) before taking gradients and logs the unscaled loss.
 
-    ``build()`` returns an optax transformation whose state is :class:`LossScaleState` (the inner
+    ``to_optax()`` returns an optax transformation whose state is :class:`LossScaleState` (the inner
     state, the scale, the count of good steps); its ``update`` takes the gradients of the *scaled*
     loss, unscales them, and if all are finite applies the inner update and counts a good step
     (doubling the scale after ``dynamic_growth_steps`` of them), else returns a zero update, leaves
@@ -98,6 +99,8 @@ class LossScaleOptimizer(Optimizer):
         self.name = name if name is not None else self._default_name
         # Clipping and decay belong to the inner optimizer.
         self.weight_decay = self.clipnorm = self.clipvalue = self.global_clipnorm = None
+        self._init_variables()
+        self._scale_index = None
 
     @property
     def _learning_rate(self):
@@ -107,14 +110,28 @@ class LossScaleOptimizer(Optimizer):
     def _learning_rate(self, value) -> None:
         self.inner_optimizer._learning_rate = value
 
-    def build(self) -> optax.GradientTransformationExtraArgs:
+    def _locate_extra(self, index) -> None:
+        self._scale_index = int(self.scale_of(index))
+
+    def scale_loss(self, loss):
+        """``loss`` times the current scale (the train step takes gradients of the scaled loss)."""
+        if self._scale_index is None:
+            return loss * self.initial_scale
+        return loss * self._variables[self._scale_index].value.astype(loss.dtype)
+
+    @property
+    def dynamic_scale(self):
+        """The current loss scale (a scalar Variable once built; Keras's ``dynamic_scale``)."""
+        return self.initial_scale if self._scale_index is None else self._variables[self._scale_index]
+
+    def to_optax(self) -> optax.GradientTransformationExtraArgs:
         """The optax transformation: unscale, check, then the inner update or a skipped step.
 
         Returns:
             An ``optax.GradientTransformationExtraArgs`` with :class:`LossScaleState`; its ``update``
             forwards ``params`` and extra arguments to the inner optimizer, and is jittable.
         """
-        inner = self.inner_optimizer.build()
+        inner = self.inner_optimizer.to_optax()
         initial_scale, growth_steps = self.initial_scale, self.dynamic_growth_steps
 
         def init_fn(params):
@@ -150,7 +167,7 @@ class LossScaleOptimizer(Optimizer):
             if isinstance(node, LossScaleState):
                 return node.scale
         raise ConfigError("This optimizer state holds no loss scale: it must come from the transformation "
-                          "a LossScaleOptimizer's build() returns.")
+                          "a LossScaleOptimizer's to_optax() returns.")
 
     def get_config(self) -> dict[str, Any]:
         """Keras's config: name, the serialized inner optimizer, initial_scale, dynamic_growth_steps."""
@@ -175,12 +192,3 @@ class LossScaleOptimizer(Optimizer):
 # deserialize() and optimizers.get({...}) resolve it by class name; get("...") by a bare name does not
 # (it needs an inner optimizer).
 _OPTIMIZERS[LossScaleOptimizer.__name__] = LossScaleOptimizer
-
-
-def loss_scale(optimizer, opt_state) -> jax.Array | float:
-    """The factor the train step multiplies the loss by: the current scale of a
-    :class:`LossScaleOptimizer` (read from ``opt_state``), or the Python float ``1.0`` for any other
-    optimizer (so that a float32 step gains no operation)."""
-    if isinstance(optimizer, LossScaleOptimizer):
-        return LossScaleOptimizer.scale_of(opt_state)
-    return 1.0

@@ -9,7 +9,7 @@ adds Keras's argument names, validation and ``get_config``.
 Example:
     >>> from kerasish.optimizers import Adam, schedules
     >>> lr = schedules.ExponentialDecay(1e-3, decay_steps=1000, decay_rate=0.9)
-    >>> tx = Adam(learning_rate=lr).build()
+    >>> tx = Adam(learning_rate=lr).to_optax()
 """
 
 from __future__ import annotations

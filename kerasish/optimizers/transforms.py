@@ -261,7 +261,7 @@ def _find_lr_state(opt_state: optax.OptState):
             return node
     raise ConfigError(
         "This optimizer state holds no learning rate; it must come from "
-        "`tx.init` of a transformation built by a kerasish Optimizer's build()."
+        "`tx.init` of a transformation built by a kerasish Optimizer's to_optax()."
     )
 
 

@@ -17,6 +17,12 @@ from kerasish.optimizers import LossScaleOptimizer
 F16_MAX = 65504.0
 
 
+
+def _optax_state(model):
+    """The optimizer's state as optax sees it, from the optimizer's variables (live mid-fit)."""
+    opt = model.optimizer
+    return jax.tree.unflatten(opt.state_structure(), [v.value for v in opt.variables])
+
 def adam_state(opt_state) -> optax.ScaleByAdamState:
     found = [n for n in jax.tree.leaves(opt_state, is_leaf=lambda n: isinstance(n, optax.ScaleByAdamState))
              if isinstance(n, optax.ScaleByAdamState)]
@@ -32,7 +38,7 @@ def test_transformation_matches_keras_step_by_step():
     their_opt, their_params = [v.value for v in theirs.variables], [var.value]
     names = [v.path.split("/")[-1] for v in theirs.variables]
 
-    tx = LossScaleOptimizer(optimizers.Adam(0.1), initial_scale=8.0, dynamic_growth_steps=2).build()
+    tx = LossScaleOptimizer(optimizers.Adam(0.1), initial_scale=8.0, dynamic_growth_steps=2).to_optax()
     params = [jnp.array([1.0, 2.0])]
     state = tx.init(params)
     update = jax.jit(tx.update)
@@ -54,7 +60,7 @@ def test_transformation_matches_keras_step_by_step():
 
 
 def test_growth_and_skips_in_numbers():
-    tx = LossScaleOptimizer(optimizers.SGD(0.1), initial_scale=8.0, dynamic_growth_steps=3).build()
+    tx = LossScaleOptimizer(optimizers.SGD(0.1), initial_scale=8.0, dynamic_growth_steps=3).to_optax()
     params = {"w": jnp.array([1.0, 2.0])}
     state = tx.init(params)
     g = np.array([0.5, -1.0], np.float32)
@@ -92,7 +98,7 @@ def test_other_policies_are_not_wrapped(policy):
     model = kerasish.Sequential([kerasish.Input((2,)), layers.Dense(1)])
     model.compile("adam", "mse")
     assert isinstance(model.optimizer, optimizers.Adam)
-    assert optimizers.loss_scale(model.optimizer, None) == 1.0
+    assert model.optimizer.scale_loss(2.0) == 2.0  # no scaling: the loss itself, no operation
 
 
 def test_an_overflowing_step_is_skipped_and_halves_the_scale():
@@ -104,10 +110,10 @@ def test_an_overflowing_step_is_skipped_and_halves_the_scale():
     assert logs["loss"] == pytest.approx(100.0)  # the unscaled loss: mean((0 - 10)**2)
     np.testing.assert_array_equal(model.get_weights()[0], np.zeros((2, 1), np.float32))
     np.testing.assert_array_equal(model.get_weights()[1], np.zeros((1,), np.float32))
-    state = model._get_optimizer_state()
+    state = _optax_state(model)
     assert float(LossScaleOptimizer.scale_of(state)) == 2.0**14
     assert int(state.good_steps) == 0
-    fresh = model.optimizer.build().init([v.value for v in model.trainable_weights])
+    fresh = model.optimizer.to_optax().init([v.value for v in model.trainable_weights])
     for got, want in zip(jax.tree.leaves(state.inner_state), jax.tree.leaves(fresh.inner_state)):
         np.testing.assert_array_equal(got, want)  # Adam's count and moments as before the step
 
@@ -137,7 +143,7 @@ def test_a_normal_step_matches_numpy_where_float16_gradients_would_underflow(rng
     new_kernel, new_bias = model.get_weights()
     np.testing.assert_allclose(new_kernel - kernel, want_kernel - kernel, rtol=1e-2)
     np.testing.assert_allclose(new_bias - bias, want_bias - bias, rtol=1e-2)
-    assert float(LossScaleOptimizer.scale_of(model._get_optimizer_state())) == 2.0**15
+    assert float(LossScaleOptimizer.scale_of(_optax_state(model))) == 2.0**15
 
 
 def test_the_scale_doubles_after_dynamic_growth_steps_good_steps(rng):
@@ -148,7 +154,7 @@ def test_the_scale_doubles_after_dynamic_growth_steps_good_steps(rng):
     seen = []
     for _ in range(4):
         model.train_on_batch(x, y)
-        state = model._get_optimizer_state()
+        state = _optax_state(model)
         seen.append((float(LossScaleOptimizer.scale_of(state)), int(state.good_steps)))
     assert seen == [(4.0, 1), (8.0, 0), (8.0, 1), (16.0, 0)]
 
@@ -158,7 +164,7 @@ def test_fit_with_gradient_accumulation_scales_too():
     model.compile(optimizers.Adam(0.01), "mse", gradient_accumulation_steps=2)
     model.fit(np.ones((4, 2), np.float32), np.full((4, 1), 10.0, np.float32), batch_size=4, epochs=1, verbose=0)
     np.testing.assert_array_equal(model.get_weights()[0], np.zeros((2, 1), np.float32))  # skipped
-    assert float(LossScaleOptimizer.scale_of(model._get_optimizer_state())) == 2.0**14
+    assert float(LossScaleOptimizer.scale_of(_optax_state(model))) == 2.0**14
 
 
 def test_learning_rate_reads_and_sets_through_the_wrapper():
@@ -172,7 +178,7 @@ def test_learning_rate_reads_and_sets_through_the_wrapper():
     history = model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[callback])
     scheduled = history.history["learning_rate"]
     np.testing.assert_allclose(scheduled, [0.05, 0.025, 0.05 / 3], rtol=1e-6)
-    state = model._get_optimizer_state()
+    state = _optax_state(model)
     assert float(optimizers.get_learning_rate(state)) == pytest.approx(0.05 / 3)
     state = optimizers.set_learning_rate(state, 0.125)
     assert float(optimizers.get_learning_rate(state)) == 0.125
@@ -215,4 +221,4 @@ def test_wrapping_twice_and_bad_names_are_errors():
     with pytest.raises(ConfigError, match="Unknown optimizer"):
         LossScaleOptimizer("not_an_optimizer")
     with pytest.raises(ConfigError, match="holds no loss scale"):
-        LossScaleOptimizer.scale_of(optimizers.SGD().build().init([jnp.ones(2)]))
+        LossScaleOptimizer.scale_of(optimizers.SGD().to_optax().init([jnp.ones(2)]))
