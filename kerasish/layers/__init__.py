@@ -101,6 +101,7 @@ from kerasish.layers.reshaping import (
 )
 from kerasish.layers.symbolic import KerasTensor
 from kerasish.layers.wrappers import TimeDistributed
+from kerasish.saving import registry as _registry
 
 __all__ = [
     "Activation", "ActivityRegularization", "Add", "AdditiveAttention", "Attention", "Average", "AveragePooling1D",
@@ -119,3 +120,10 @@ __all__ = [
     "SpatialDropout1D", "SpatialDropout2D", "Subtract", "TimeDistributed", "UnitNormalization", "UpSampling1D",
     "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D",
 ]
+
+# Keras's short aliases, and the base class, are names configs may use too.
+for _alias in ("AvgPool1D", "AvgPool2D", "AvgPool3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
+               "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D"):
+    _registry.register_builtin(globals()[_alias], _alias)
+_registry.register_builtin(Layer, "Layer")
+del _alias

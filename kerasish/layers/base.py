@@ -15,8 +15,11 @@ import numpy as np
 from kerasish import initializers, mixed_precision, regularizers
 from kerasish.backend import AutocastScope, StatelessScope, Variable, autocast_dtype, current_scope, to_array
 from kerasish.errors import ConfigError, InputError, KerasishError, NotBuiltError
+from kerasish.layers import nnx_bridge
 from kerasish.layers.masking import get_mask, get_masks, set_mask, set_masks
-from kerasish.layers.symbolic import KerasTensor, Node, any_symbolic, is_keras_tensor, to_spec
+from kerasish.layers.symbolic import Node, any_symbolic, symbolic_call, to_spec
+from kerasish.metrics.base import Metric
+from kerasish.saving import registry
 from kerasish.utils.random import next_host_key
 
 _NAME_COUNTS: collections.Counter = collections.Counter()
@@ -97,6 +100,8 @@ class Layer:
     def __init__(self, *, name: str | None = None, trainable: bool = True, dtype=None, activity_regularizer=None,
                  **kwargs):
         object.__setattr__(self, "_layers", [])
+        object.__setattr__(self, "_metrics", [])
+        object.__setattr__(self, "_eager_losses", [])
         object.__setattr__(self, "_tracking", True)
         unknown = set(kwargs) - set(_BASE_KWARGS)
         if unknown:
@@ -131,6 +136,11 @@ class Layer:
                                 if p.endswith("_mask") and p[:-len("_mask")] in params}
         self._call_arg_names = [p for p in params if p not in ("self", "args", "kwargs")]
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("kerasish."):  # kerasish's own classes: configs may name them
+            registry.register_builtin(cls)
+
     # -- attribute tracking: sublayers assigned as attributes are part of the layer --------
     def __setattr__(self, name: str, value: Any) -> None:
         if getattr(self, "_tracking", False) and name != "_layers":
@@ -140,7 +150,85 @@ class Layer:
             for item in candidates:
                 if isinstance(item, Layer) and item is not self and all(item is not l for l in self._layers):
                     self._layers.append(item)
+                elif isinstance(item, Metric) and all(item is not m for m in self._metrics):
+                    self._metrics.append(item)  # as Keras: a metric set as an attribute is the layer's
         object.__setattr__(self, name, value)
+
+    def _all_sublayers(self) -> list:
+        out, stack = [], list(self._layers)
+        while stack:
+            layer = stack.pop(0)
+            if all(layer is not o for o in out):
+                out.append(layer)
+                stack.extend(layer._layers)
+        return out
+
+    def _tracked_metrics(self) -> list:
+        """The metrics this layer and its sublayers hold as attributes (Keras's ``layer.metrics``); a
+        nested model's own metrics belong to it, not to the model that contains it."""
+        out = list(self._metrics)
+        for layer in self._layers:
+            if hasattr(layer, "train_step"):  # a model: it keeps its own
+                continue
+            out.extend(m for m in layer._tracked_metrics() if all(m is not o for o in out))
+        return out
+
+    def add_loss(self, loss) -> None:
+        """Add a loss term (a scalar) to the current call, as Keras's ``layer.add_loss``.
+
+        Inside a step (or any ``StatelessScope``) it joins the call's losses, which the default
+        ``compute_loss`` adds to the total (and ``stateless_call(..., return_losses=True)``
+        returns); called eagerly it is kept in ``layer.losses`` until the layer is called again.
+        """
+        scope = current_scope()
+        if scope is not None:
+            scope.losses.append(loss)
+        else:
+            self._eager_losses.append(loss)
+
+    @property
+    def losses(self) -> list:
+        """The losses added during the current call (activity regularization, ``add_loss``), plus
+        the weight regularization of the trainable weights, as Keras's ``layer.losses``."""
+        override = self.__dict__.get("_losses_override")
+        if override is not None:
+            out = list(override)
+        else:
+            scope = current_scope()
+            if scope is not None:
+                out = list(scope.losses)
+            else:
+                out = [loss for layer in [self, *self._all_sublayers()] for loss in layer._eager_losses]
+        for v in self.trainable_weights:
+            if v.regularizer is not None:
+                out.append(v.regularizer(v.value))
+        return out
+
+    def stateless_call(self, trainable_variables, non_trainable_variables, *args, return_losses: bool = False,
+                       rng=None, rng_step=None, sample_mask=None, **kwargs):
+        """Call the layer as a pure function of its variables' values (Keras's ``stateless_call``).
+
+        Returns ``(outputs, non_trainable_variables)`` (the updated values, e.g. BatchNormalization
+        statistics), and with ``return_losses=True`` also the losses the call added. Stochastic
+        layers draw from the current step's key (inside ``fit``) or from ``rng`` (a kerasish
+        addition, with an optional ``rng_step`` folded in first); ``sample_mask`` marks a padded
+        batch's real rows.
+        """
+        tw, ntw = self.trainable_variables, self.non_trainable_variables
+        trainable_variables, non_trainable_variables = list(trainable_variables), list(non_trainable_variables)
+        if len(trainable_variables) != len(tw) or len(non_trainable_variables) != len(ntw):
+            raise InputError(f"{type(self).__name__} {self.name!r} has {len(tw)} trainable and {len(ntw)} "
+                             f"non-trainable variables; stateless_call got {len(trainable_variables)} and "
+                             f"{len(non_trainable_variables)} values.")
+        values = {id(v): a for v, a in zip(tw, trainable_variables)}
+        values.update({id(v): a for v, a in zip(ntw, non_trainable_variables)})
+        training = bool(kwargs.get("training") or False)
+        with StatelessScope(values, rng=rng, training=training, sample_mask=sample_mask, rng_step=rng_step) as scope:
+            outputs = self(*args, **kwargs)
+        new_non_trainable = [scope.values[id(v)] for v in ntw]
+        if return_losses:
+            return outputs, new_non_trainable, list(scope.losses)
+        return outputs, new_non_trainable
 
     # -- dtypes -----------------------------------------------------------------------------
     @property
@@ -231,40 +319,13 @@ class Layer:
         return var
 
     def _adopt_nnx(self, module, names: dict[str, tuple[str, bool, Any]], autocast: bool = True) -> None:
-        """Take a freshly initialized flax.nnx module's weights as this layer's variables.
-
-        ``names`` maps each Keras weight name (in Keras's order) to
-        ``(nnx_attribute, trainable, regularizer[, constraint])``. The module's math is reused at
-        call time by :meth:`_nnx_module`, which rebuilds the module around the
-        current variable values (a trace-time cost only under jit). Floating weights are stored in
-        the layer's variable dtype; ``autocast`` is the variables' (see :meth:`add_weight`).
-        """
-        from flax import nnx
-
-        graphdef, state = nnx.split(module)
-        pure = nnx.to_pure_dict(state)
-        self._nnx_graphdef = graphdef
-        self._nnx_names = {}
-        for keras_name, (attr, trainable, reg, *constraint) in names.items():
-            value = pure[attr]
-            if jnp.issubdtype(value.dtype, jnp.floating) and value.dtype != self.dtype:
-                value = value.astype(self.dtype)
-            var = self._track_variable(Variable(value, keras_name, trainable, regularizers.get(reg),
-                                                constraint[0] if constraint else None, autocast=autocast))
-            self._nnx_names[attr] = var
-            object.__setattr__(self, keras_name, var)
-        self._nnx_template = {k: v for k, v in pure.items() if k not in self._nnx_names}
+        """Take a freshly initialized flax.nnx module's weights as this layer's variables (see
+        :func:`kerasish.layers.nnx_bridge.adopt`)."""
+        nnx_bridge.adopt(self, module, names, autocast)
 
     def _nnx_module(self, dtype=None):
         """The nnx module around the current weight values (floating ones cast to ``dtype`` if given)."""
-        from flax import nnx
-
-        pure = dict(self._nnx_template)
-        pure.update({attr: var.value for attr, var in self._nnx_names.items()})
-        if dtype is not None:
-            pure = {k: v.astype(dtype) if hasattr(v, "dtype") and v.dtype != dtype
-                    and jnp.issubdtype(v.dtype, jnp.floating) else v for k, v in pure.items()}
-        return nnx.merge(self._nnx_graphdef, pure)
+        return nnx_bridge.module(self, dtype)
 
     def _sublayers_flat(self) -> list[Layer]:
         return list(self._layers)
@@ -417,7 +478,7 @@ class Layer:
         into the program.
         """
         scope = current_scope()
-        if scope is not None and scope.rng is not None:
+        if scope is not None and scope.has_rng():
             return scope.next_rng()
         if inputs is not None and not any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(inputs)):
             return jnp.asarray(next_host_key())
@@ -448,6 +509,8 @@ class Layer:
         if any_symbolic((args, kwargs)):
             return self._symbolic_call(args, kwargs)
         inputs = args[0]
+        if self._eager_losses and current_scope() is None:
+            self._eager_losses.clear()  # an eager call's added losses replace the last call's
         if not self.built:
             self._maybe_build(shape_of(inputs))
         else:
@@ -468,39 +531,7 @@ class Layer:
         return out
 
     def _symbolic_call(self, args: tuple, kwargs: dict):
-        first = args[0]
-        in_shape = jax.tree.map(lambda t: t.shape, first, is_leaf=is_keras_tensor)
-        self._maybe_build(in_shape)
-        flat, treedef = jax.tree.flatten((args, kwargs), is_leaf=is_keras_tensor)
-        positions = [i for i, x in enumerate(flat) if isinstance(x, KerasTensor)]
-        specs = [to_spec(flat[i].shape, flat[i].dtype, batch=2) for i in positions]
-        symbolic_batch = any(flat[i].shape and flat[i].shape[0] is None for i in positions)
-
-        def run(*arrays):
-            filled = list(flat)
-            for i, a in zip(positions, arrays):
-                filled[i] = a
-            a2, k2 = jax.tree.unflatten(treedef, filled)
-            if not self._call_has_mask:
-                k2 = {k: v for k, v in k2.items() if k != "mask"}
-            with StatelessScope({}, rng=jax.random.PRNGKey(0), training=False):
-                return self._call_autocast(*self._autocast_inputs(a2, self._resolve_training(k2)))
-
-        out_specs = jax.eval_shape(run, *specs)
-        node_index = len(self._inbound_nodes)
-        counter = iter(range(10**9))
-
-        def make(spec):
-            shape = tuple(spec.shape)
-            if symbolic_batch and shape:
-                shape = (None,) + shape[1:]
-            t = KerasTensor(shape, spec.dtype, name=self.name)
-            t._history = (self, node_index, next(counter))
-            return t
-
-        outputs = jax.tree.map(make, out_specs)
-        self._inbound_nodes.append(Node(self, args, kwargs, outputs))
-        return outputs
+        return symbolic_call(self, args, kwargs)
 
     def compute_output_shape(self, input_shape):
         """The output shape for an input shape (``None`` for the batch), from ``jax.eval_shape``."""

@@ -234,6 +234,8 @@ class Lambda(Layer):
     ``custom_objects`` (kerasish never deserializes code).
     """
 
+    config_holds_code = True  # its config names a function: refused in safe mode (see saving.registry)
+
     def __init__(self, function, output_shape=None, arguments=None, **kwargs):
         super().__init__(**kwargs)
         if not callable(function):

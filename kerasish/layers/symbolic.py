@@ -72,3 +72,43 @@ class Node:
 def to_spec(shape, dtype, batch: int = 1) -> jax.ShapeDtypeStruct:
     """A concrete ShapeDtypeStruct for a symbolic shape: ``None`` becomes ``batch``."""
     return jax.ShapeDtypeStruct(tuple(batch if d is None else d for d in shape), jnp.dtype(dtype))
+
+
+def symbolic_call(layer, args: tuple, kwargs: dict):
+    """A layer called on KerasTensors: its output specs from ``jax.eval_shape`` of its own call, and a
+    :class:`Node` recording the call (the functional graph)."""
+    from kerasish.backend import StatelessScope
+
+    first = args[0]
+    in_shape = jax.tree.map(lambda t: t.shape, first, is_leaf=is_keras_tensor)
+    layer._maybe_build(in_shape)
+    flat, treedef = jax.tree.flatten((args, kwargs), is_leaf=is_keras_tensor)
+    positions = [i for i, x in enumerate(flat) if isinstance(x, KerasTensor)]
+    specs = [to_spec(flat[i].shape, flat[i].dtype, batch=2) for i in positions]
+    symbolic_batch = any(flat[i].shape and flat[i].shape[0] is None for i in positions)
+
+    def run(*arrays):
+        filled = list(flat)
+        for i, a in zip(positions, arrays):
+            filled[i] = a
+        a2, k2 = jax.tree.unflatten(treedef, filled)
+        if not layer._call_has_mask:
+            k2 = {k: v for k, v in k2.items() if k != "mask"}
+        with StatelessScope({}, rng=jax.random.PRNGKey(0), training=False):
+            return layer._call_autocast(*layer._autocast_inputs(a2, layer._resolve_training(k2)))
+
+    out_specs = jax.eval_shape(run, *specs)
+    node_index = len(layer._inbound_nodes)
+    counter = iter(range(10**9))
+
+    def make(spec):
+        shape = tuple(spec.shape)
+        if symbolic_batch and shape:
+            shape = (None,) + shape[1:]
+        t = KerasTensor(shape, spec.dtype, name=layer.name)
+        t._history = (layer, node_index, next(counter))
+        return t
+
+    outputs = jax.tree.map(make, out_specs)
+    layer._inbound_nodes.append(Node(layer, args, kwargs, outputs))
+    return outputs

@@ -5,6 +5,9 @@ user's ``custom_objects``, the classes registered with
 :func:`register_serializable`, or kerasish's own layers and models. Nothing is
 imported by the name a config gives, so a config cannot make kerasish run code
 that the user's program did not already define.
+
+This module is a leaf: it imports no layer or model. kerasish's own classes register
+themselves as they are defined (``Layer.__init_subclass__`` calls :func:`register_builtin`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,21 @@ from kerasish.errors import ConfigError
 # "package>Name" -> class, and back. Filled by @register_serializable.
 _REGISTERED: dict[str, type] = {}
 _NAMES: dict[type, str] = {}
+# kerasish's own layers and models by class name, filled as they are defined.
+_BUILTINS: dict[str, type] = {}
+
+
+def register_builtin(cls: type, *names: str) -> type:
+    """Record one of kerasish's own classes under its ``__name__`` (and ``names``), for configs to name.
+
+    Under its own name, the first class defined keeps it; names given explicitly are the class's
+    (``register_builtin(Functional, "Model")``). Private classes (``_Name``) are not recorded.
+    """
+    if names:
+        _BUILTINS.update({name: cls for name in names})
+    elif not cls.__name__.startswith("_"):
+        _BUILTINS.setdefault(cls.__name__, cls)
+    return cls
 
 # True while a file or JSON string is being turned into a model in safe mode:
 # a context variable so that nested from_config calls (which only forward
@@ -97,21 +115,6 @@ def get_registered_object(name: str, custom_objects: dict | None = None):
     return None
 
 
-def _builtin_classes() -> dict[str, type]:
-    from kerasish import layers
-    from kerasish.layers.base import Layer
-    from kerasish.models.functional import Functional
-    from kerasish.models.sequential import Sequential
-
-    classes = {}
-    for name in layers.__all__:
-        obj = getattr(layers, name)
-        if isinstance(obj, type) and issubclass(obj, Layer):
-            classes[name] = obj
-    classes.update(Functional=Functional, Sequential=Sequential, Model=Functional)
-    return classes
-
-
 @contextlib.contextmanager
 def safe_mode_scope(safe_mode: bool = True) -> Iterator[None]:
     """While active, :func:`deserialize_layer` refuses ``Lambda`` layers (see ``load_model``)."""
@@ -135,7 +138,7 @@ def resolve_class(name, custom_objects: dict | None = None) -> type:
     """The class for a config's ``class_name``, looked up in dictionaries only (never imported)."""
     if not isinstance(name, str):
         raise ConfigError(f"A layer config needs a string 'class_name', got {name!r}.")
-    cls = get_registered_object(name, custom_objects) or _builtin_classes().get(name)
+    cls = get_registered_object(name, custom_objects) or _BUILTINS.get(name)
     if cls is None:
         raise ConfigError(f"Unknown layer class {name!r}: kerasish resolves class names only among its own layers, "
                           f"classes registered with @kerasish.saving.register_serializable, and custom_objects; "
@@ -146,9 +149,11 @@ def resolve_class(name, custom_objects: dict | None = None) -> type:
 
 
 def deserialize_layer(entry: dict, custom_objects: dict | None = None):
-    """A new layer from ``{"class_name": ..., "config": ...}``; classes come from the registry or custom_objects."""
-    from kerasish.layers.core import Lambda
+    """A new layer from ``{"class_name": ..., "config": ...}``; classes come from the registry or custom_objects.
 
+    A class whose config names a Python function to run (``Lambda``: ``config_holds_code = True``) is
+    refused in safe mode, and its function comes from ``custom_objects`` only.
+    """
     if not isinstance(entry, dict):
         raise ConfigError(f"A layer entry must be a dict with 'class_name' and 'config', got {type(entry).__name__}.")
     custom_objects = custom_objects or {}
@@ -158,7 +163,7 @@ def deserialize_layer(entry: dict, custom_objects: dict | None = None):
     if not isinstance(config, dict):
         raise ConfigError(f"The config of a {name!r} layer must be a dict, got {type(config).__name__}.")
     config = dict(config)
-    if issubclass(cls, Lambda):
+    if getattr(cls, "config_holds_code", False):
         function = config.get("function")
         if in_safe_mode():
             raise ConfigError(
