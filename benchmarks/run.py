@@ -38,7 +38,7 @@ def auto_probe_steps() -> int:
     may change); the fallback is the policy as of this writing.
     """
     try:
-        from kerasish.engine.execution import AutoSteps
+        from kerasish.engine.fused import AutoSteps
 
         return 1 + AutoSteps.probe_single + (1 + AutoSteps.probe_fused) * AutoSteps.max_k
     except Exception:  # noqa: BLE001 - an engine without this policy: use the known numbers

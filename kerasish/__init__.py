@@ -16,10 +16,12 @@ from kerasish import (
     metrics,
     mixed_precision,
     optimizers,
+    random,
     regularizers,
     saving,
     utils,
 )
+from kerasish.backend import StatelessScope, Variable
 from kerasish.errors import (
     ConfigError,
     FileFormatError,
@@ -61,6 +63,6 @@ def __getattr__(name):
 
 __all__ = [
     "ConfigError", "FileFormatError", "Functional", "Input", "InputError", "KerasTensor", "KerasishError", "Layer", "Model",
-    "NotBuiltError", "NotCompiledError", "Sequential", "activations", "callbacks", "constraints", "datasets", "device", "distribution", "errors", "export", "initializers",
-    "layers", "losses", "metrics", "mixed_precision", "optimizers", "regularizers", "runs", "saving", "utils",
+    "NotBuiltError", "NotCompiledError", "Sequential", "StatelessScope", "Variable", "activations", "callbacks", "constraints", "datasets", "device", "distribution", "errors", "export", "initializers",
+    "layers", "losses", "metrics", "mixed_precision", "optimizers", "random", "regularizers", "runs", "saving", "utils",
 ]

@@ -102,8 +102,11 @@ class Distribution:
         """Every weight and optimizer slot: replicated (override for model parallelism)."""
         return NamedSharding(self.mesh, PartitionSpec())
 
-    def state_shardings(self, state: dict, trainable_vars: list, non_trainable_vars: list):
-        """The sharding of each leaf of a training/evaluation ``state`` (a prefix tree is fine)."""
+    def state_shardings(self, state, trainable_vars: list, non_trainable_vars: list, slot_owners: list = ()):
+        """The sharding of each leaf of a training/evaluation ``state`` (a prefix tree is fine).
+
+        ``slot_owners`` gives, for each optimizer variable, the index of the trainable variable it is a
+        slot of (Adam's moments), or None."""
         return self.state_sharding()
 
     def batch_sharding(self, stacked: bool = False) -> NamedSharding:
@@ -249,27 +252,14 @@ class ModelParallel(Distribution):
                                   f"axis {axis!r} ({self.mesh.shape[axis]} devices) by its layout {spec}.")
         return NamedSharding(self.mesh, PartitionSpec(*spec))
 
-    def state_shardings(self, state: dict, trainable_vars: list, non_trainable_vars: list):
+    def state_shardings(self, state, trainable_vars: list, non_trainable_vars: list, slot_owners: list = ()):
         replicated = self.state_sharding()
         weights = [self._weight_sharding(v) for v in trainable_vars]
-        shapes = [tuple(v.shape) for v in trainable_vars]
-
-        def per_weight_list(x) -> bool:  # an optimizer slot tree shaped like the weights (Adam's mu, nu...)
-            return (isinstance(x, (list, tuple)) and len(x) == len(shapes)
-                    and all(hasattr(a, "shape") and tuple(a.shape) == s for a, s in zip(x, shapes)))
-
-        out = {}
-        for key, value in state.items():
-            if key == "trainable":
-                out[key] = weights
-            elif key == "non_trainable":
-                out[key] = [self._weight_sharding(v) for v in non_trainable_vars]
-            elif key == "optimizer":
-                out[key] = jax.tree.map(lambda x: type(x)(weights) if per_weight_list(x) else
-                                        jax.tree.map(lambda _: replicated, x), value, is_leaf=per_weight_list)
-            else:
-                out[key] = jax.tree.map(lambda _: replicated, value)
-        return out
+        owners = list(slot_owners) + [None] * (len(state.optimizer) - len(slot_owners))
+        return state._replace(
+            trainable=weights, non_trainable=[self._weight_sharding(v) for v in non_trainable_vars],
+            optimizer=[replicated if o is None else weights[o] for o in owners[:len(state.optimizer)]],
+            metrics=[replicated] * len(state.metrics), rng=replicated, step=replicated)
 
 
 def set_distribution(value: Distribution | None) -> None:

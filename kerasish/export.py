@@ -103,12 +103,12 @@ def export_model(model, filepath, format: str = "jax_export", input_signature=No
     signature = input_signature if input_signature is not None else _default_signature(model)
     scope, counter = jax.export.SymbolicScope(), iter(range(1, 10**6))
     specs = jax.tree.map(lambda e: _spec_of(e, scope, counter), signature, is_leaf=_is_spec_leaf)
-    trainable, non_trainable = model._partition()
-    state = {"trainable": [v.value for v in trainable], "non_trainable": [v.value for v in non_trainable]}
+    state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables])
 
     def serve(x):
         # The weights are closed over: jit bakes them into the program as constants.
-        return model.predict_step(state, x)
+        outputs, _ = model.predict_step(state, x)
+        return outputs
 
     exported = jax.export.export(jax.jit(serve), platforms=platforms)(specs)
     artifact = bytes(exported.serialize())

@@ -1,11 +1,13 @@
 """A GAN on handwritten digits, trained with a custom ``train_step`` (two optimizers, one jitted step).
 
-The model subclasses ``kerasish.Model`` and overrides ``optimizer_init`` (one optax state for the
-generator, one for the discriminator) and ``train_step(state, batch)``: each step updates the
-discriminator on real and generated images (binary cross-entropy on logits), then the generator
-against the updated discriminator (the non-saturating loss). Both are small Dense nets; images are
-scaled to [-1, 1] and the generator ends in ``tanh``. JAX's ``jax.grad``/``jax.random`` write the
-step, as in README's "Custom training steps".
+The model subclasses ``kerasish.Model`` and overrides ``train_step(state, data) -> (logs, state)``,
+Keras 3's stateless JAX contract: each step updates the discriminator on real and generated images
+(binary cross-entropy on logits), then the generator against the updated discriminator (the
+non-saturating loss), each with its own optimizer (``model.optimizer`` for the generator, a second
+one held as an attribute, whose variables follow the first's in ``optimizer_variables``). Both are
+small Dense nets; images are scaled to [-1, 1] and the generator ends in ``tanh``. ``jax.grad``,
+the sub-models' ``stateless_call`` and ``kerasish.random`` write the step, as in README's "Custom
+training steps".
 
 Data: MNIST (28x28) when it is in the kerasish.datasets cache, else scikit-learn's 8x8 digits
 (offline, the default here: ``data.dataset: digits``). The test split is not used (a GAN has no
@@ -91,6 +93,7 @@ class GAN(kerasish.Model):
         for u in m.discriminator_units:
             d += [layers.Dense(u), layers.LeakyReLU(negative_slope=0.2), layers.Dropout(m.dropout)]
         self.discriminator = kerasish.Sequential([*d, layers.Dense(1)], name="discriminator")
+        self.seed_generator = kerasish.random.SeedGenerator()
 
     def call(self, x, training=False):
         return self.discriminator(x, training=training)
@@ -98,46 +101,44 @@ class GAN(kerasish.Model):
     def compile(self, optimizer="adam", d_optimizer=None, **kwargs):
         for unused in ("loss", "metrics"):  # the step computes its own losses
             kwargs.pop(unused, None)
-        super().compile(optimizer=optimizer, **kwargs)
-        self.g_tx = self.optimizer.build()
-        self.d_tx = kerasish.optimizers.get(d_optimizer or optimizer).build()
+        super().compile(optimizer=optimizer, **kwargs)  # model.optimizer: the generator's
+        if d_optimizer is None:  # the same kind of optimizer, with a state of its own
+            d_optimizer = type(self.optimizer).from_config(self.optimizer.get_config())
+        self.d_optimizer = kerasish.optimizers.get(d_optimizer)
+        self.optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
 
-    def optimizer_init(self, trainable):
-        n = len(self.generator.trainable_weights)
-        return {"g": self.g_tx.init(trainable[:n]), "d": self.d_tx.init(trainable[n:])}
-
-    def train_step(self, state, batch):
-        real = batch[0]
+    def train_step(self, state, data):
+        trainable, non_trainable, optimizer_variables, metrics_variables = state
+        real, _, _ = kerasish.utils.unpack_x_y_sample_weight(data)
         bce = kerasish.losses.BinaryCrossentropy(from_logits=True)
-        n = len(self.generator.trainable_weights)
-        params, nt = state["trainable"], state["non_trainable"]
-        rng, k_z, k_d, k_g = jax.random.split(state["rng"], 4)
-        z = jax.random.normal(k_z, (real.shape[0], self.latent_dim))
+        n, k = len(self.generator.trainable_variables), len(self.optimizer.variables)
+        g_vars, d_vars = trainable[:n], trainable[n:]
+        g_opt, d_opt = optimizer_variables[:k], optimizer_variables[k:]
+        g_nt, d_nt = [], []  # neither net has non-trainable variables (Dense, LeakyReLU, Dropout)
+        z = kerasish.random.normal((real.shape[0], self.latent_dim), seed=self.seed_generator)
         real_target = 1.0 - self.label_smoothing
 
-        def d_loss_fn(d_params):
-            with self.stateless_scope(params[:n] + d_params, nt, rng=k_d, training=True):
-                fake = jax.lax.stop_gradient(self.generator(z, training=True))
-                real_logits = self.discriminator(real, training=True)
-                fake_logits = self.discriminator(fake, training=True)
+        def d_loss_fn(d_vars):
+            fake, _ = self.generator.stateless_call(g_vars, g_nt, z, training=True)
+            real_logits, _ = self.discriminator.stateless_call(d_vars, d_nt, real, training=True)
+            fake_logits, _ = self.discriminator.stateless_call(d_vars, d_nt, jax.lax.stop_gradient(fake),
+                                                               training=True)
             return (bce(jnp.full_like(real_logits, real_target), real_logits)
                     + bce(jnp.zeros_like(fake_logits), fake_logits))
 
-        d_loss, d_grads = jax.value_and_grad(d_loss_fn)(params[n:])
-        d_updates, d_state = self.d_tx.update(d_grads, state["optimizer"]["d"], params[n:])
-        d_params = [p + u for p, u in zip(params[n:], d_updates)]
+        d_loss, d_grads = jax.value_and_grad(d_loss_fn)(d_vars)
+        d_vars, d_opt = self.d_optimizer.stateless_apply(d_opt, d_grads, d_vars)
 
-        def g_loss_fn(g_params):
-            with self.stateless_scope(g_params + d_params, nt, rng=k_g, training=True):
-                logits = self.discriminator(self.generator(z, training=True), training=True)
+        def g_loss_fn(g_vars):
+            fake, _ = self.generator.stateless_call(g_vars, g_nt, z, training=True)
+            logits, _ = self.discriminator.stateless_call(d_vars, d_nt, fake, training=True)
             return bce(jnp.ones_like(logits), logits)
 
-        g_loss, g_grads = jax.value_and_grad(g_loss_fn)(params[:n])
-        g_updates, g_state = self.g_tx.update(g_grads, state["optimizer"]["g"], params[:n])
-        g_params = [p + u for p, u in zip(params[:n], g_updates)]
-        new_state = {**state, "trainable": g_params + d_params, "optimizer": {"g": g_state, "d": d_state},
-                     "rng": rng, "step": state["step"] + 1}
-        return new_state, {"d_loss": d_loss, "g_loss": g_loss}
+        g_loss, g_grads = jax.value_and_grad(g_loss_fn)(g_vars)
+        g_vars, g_opt = self.optimizer.stateless_apply(g_opt, g_grads, g_vars)
+        logs = {"d_loss": d_loss, "g_loss": g_loss}
+        return logs, (list(g_vars) + list(d_vars), non_trainable, list(g_opt) + list(d_opt), metrics_variables)
 
 
 class LossTracker(kerasish.callbacks.Callback):

@@ -4,8 +4,9 @@ A backup holds everything the rest of training depends on: the whole state pytre
 (weights, non-trainable state, optimizer state, metric accumulators, RNG key, step
 counter), the epoch and the batch within it, the shuffling generator's state at the
 start of that epoch (so the epoch's data order is drawn again, identically), and the
-state of every other callback (``Callback.get_state``: EarlyStopping's counter and best,
-History so far, ...). A resumed run applies no batch twice and skips none: its final
+state of every other stateful callback (``Callback.get_state``: EarlyStopping's counter and
+best, History so far, ...; matched on resume by class and order, so a rerun may add or drop
+stateless callbacks). A resumed run applies no batch twice and skips none: its final
 weights are bitwise identical to an uninterrupted run's on the CPU.
 
 Backups are orbax-checkpoint steps (``CheckpointManager``): each is written to a
@@ -15,15 +16,15 @@ previous backup in place.
 
 from __future__ import annotations
 
-import copy
 import os
 import shutil
+import warnings
 from typing import Any
 
 import jax
 import numpy as np
 
-from kerasish.callbacks.base import Callback
+from kerasish.callbacks.base import Callback, is_stateful
 from kerasish.distribution import sync, to_host
 from kerasish.errors import ConfigError, FileFormatError
 
@@ -68,14 +69,6 @@ def _check_like(restored, target, where: str) -> None:
                 f"BackupAndRestore: the backup at {where!r} cannot be restored into this model: "
                 f"{jax.tree_util.keystr(path)} is {np.dtype(a.dtype).name}{tuple(np.shape(a))} in the backup, "
                 f"{np.dtype(b.dtype).name}{tuple(b.shape)} in the model.")
-
-
-class Resume:
-    """Where a restored run picks up: set by :meth:`BackupAndRestore.restore`."""
-
-    def __init__(self, epoch: int, batch: int, shuffle_state: dict | None, metrics, stopped: bool = False):
-        self.epoch, self.batch, self.shuffle_state, self.metrics = epoch, batch, shuffle_state, metrics
-        self.stopped = stopped  # a callback had stopped training when this backup was taken
 
 
 class BackupAndRestore(Callback):
@@ -134,10 +127,11 @@ class BackupAndRestore(Callback):
 
         # Host copies first: the next step donates (reuses) the device buffers while the
         # asynchronous write may still be running.
-        host_state = jax.tree.map(lambda a: np.array(to_host(a)), state)
+        host_state = jax.tree.map(lambda a: np.array(to_host(a)), state._asdict())
         arrays: dict = {}
         meta = {**meta, "batches": self._batches,
-                "callbacks": [_split_arrays(cb.get_state(), arrays) for cb in others]}
+                "callbacks": [{"class": _class_key(cb), "state": _split_arrays(cb.get_state(), arrays)}
+                              for cb in others if is_stateful(cb)]}
         items = {"state": ocp.args.StandardSave(host_state), "meta": ocp.args.JsonSave(meta)}
         if arrays:
             items["arrays"] = ocp.args.StandardSave(arrays)
@@ -150,18 +144,20 @@ class BackupAndRestore(Callback):
         manager.save(self._batches, args=ocp.args.Composite(**items), force=True)
         self._last_saved = self._batches
 
-    # -- called by the training loop ----------------------------------------------------------------
-    def restore(self, live, others: list[Callback]) -> Resume | None:
-        """Load the newest backup into ``live.state`` and the other callbacks; None if there is none."""
+    # -- the fit's resume hooks (see kerasish.engine.progress) --------------------------------------
+    def on_run_begin(self, run) -> None:
+        """Load the newest backup, if there is one, into the run: its state, position and callbacks."""
         import orbax.checkpoint as ocp
 
+        self._batches = self._last_saved = 0
         if not os.path.isdir(self.backup_dir):
-            return None
+            return
         manager = self._checkpoints()
         step = manager.latest_step()
         if step is None:
-            return None
-        target = jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a), a.dtype), live.state)
+            return
+        where = os.path.join(self.backup_dir, str(step))
+        target = jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a), a.dtype), run.state._asdict())
         try:
             meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
             items = {"state": ocp.args.StandardRestore(target)}
@@ -170,40 +166,64 @@ class BackupAndRestore(Callback):
             restored = manager.restore(step, args=ocp.args.Composite(**items))
         except Exception as err:  # noqa: BLE001 - orbax/tensorstore raise many types; report one
             raise FileFormatError(
-                f"BackupAndRestore: the backup at {os.path.join(self.backup_dir, str(step))!r} cannot be restored "
-                f"into this model ({type(err).__name__}: {err}). Was it written by a different model or "
-                "compile setup? Delete the directory to start over."
+                f"BackupAndRestore: the backup at {where!r} cannot be restored into this model "
+                f"({type(err).__name__}: {err}). Was it written by a different model or compile setup? Delete "
+                "the directory to start over."
             ) from err
-        _check_like(restored["state"], target, os.path.join(self.backup_dir, str(step)))
-        states = meta.get("callbacks", [])
-        if len(states) != len(others):
-            raise FileFormatError(
-                f"BackupAndRestore: the backup in {self.backup_dir!r} holds the state of {len(states)} other "
-                f"callbacks, but this fit has {len(others)}: resume with the same callbacks."
-            )
+        _check_like(restored["state"], target, where)
         arrays = {k: np.asarray(v) for k, v in restored.get("arrays", {}).items()}
-        state = jax.tree.map(jax.numpy.asarray, restored["state"])
-        live.state = state
-        for cb, cb_state in zip(others, states):
-            cb.set_state(_join_arrays(cb_state, arrays))
+        self._restore_callbacks(meta.get("callbacks", []), run.others(self), arrays)
+        state = type(run.state)(**jax.tree.map(jax.numpy.asarray, restored["state"]))
         self._batches = self._last_saved = int(meta["batches"])
-        return Resume(int(meta["epoch"]), int(meta["batch"]), meta.get("shuffle_state"),
-                      state["metrics"] if meta["batch"] > 0 else None, bool(meta.get("stop_training")))
+        run.resume(state, int(meta["epoch"]), int(meta["batch"]), meta.get("shuffle_state"),
+                   bool(meta.get("stop_training")))
 
-    def after_call(self, live, epoch: int, n_steps: int, next_batch: int, steps: int | None, shuffle_state,
-                   others) -> None:
-        """After each call of ``n_steps`` steps: back up every ``save_freq`` batches (mid-epoch points only;
-        the end of an epoch is backed up by :meth:`after_epoch`, once the epoch's callbacks have run)."""
-        self._batches += n_steps
+    def _restore_callbacks(self, saved: list, others: list[Callback], arrays: dict) -> None:
+        """Give each stateful callback of this fit the saved state of the same class, in order.
+
+        Stateless callbacks (no ``get_state`` of their own) play no part, so a rerun may add or
+        drop them. A stateful callback with no saved state starts afresh, and a saved state with
+        no callback of its class is dropped; each gets a warning naming it.
+        """
+        pools: dict[str, list] = {}
+        for entry in saved:
+            if not isinstance(entry, dict) or "class" not in entry:
+                raise FileFormatError(f"BackupAndRestore: the backup in {self.backup_dir!r} holds callback states "
+                                      "in a format this version does not read; delete the directory to start over.")
+            pools.setdefault(entry["class"], []).append(entry)
+        for cb in others:
+            if not is_stateful(cb):
+                continue
+            entries = pools.get(_class_key(cb))
+            if entries:
+                cb.set_state(_join_arrays(entries.pop(0)["state"], arrays))
+            else:
+                warnings.warn(f"BackupAndRestore: the backup in {self.backup_dir!r} holds no state for callback "
+                              f"{type(cb).__name__}; it starts afresh.", stacklevel=4)
+        for key, entries in pools.items():
+            for _ in entries:
+                warnings.warn(f"BackupAndRestore: the backup in {self.backup_dir!r} holds the state of a "
+                              f"{key.rsplit('.', 1)[-1]} callback that this fit does not have; it is ignored.",
+                              stacklevel=4)
+
+    def on_run_call_end(self, run, steps: int) -> None:
+        """After each call: back up every ``save_freq`` batches (mid-epoch points only; the end of an
+        epoch is backed up by :meth:`on_run_epoch_end`, once the epoch's callbacks have run)."""
+        self._batches += steps
         if (self.save_freq == "epoch" or self._batches - self._last_saved < self.save_freq
-                or (steps is not None and next_batch >= steps)):
+                or (run.steps is not None and run.batch >= run.steps)):
             return
-        self._save(live.state, {"epoch": epoch, "batch": next_batch, "shuffle_state": shuffle_state}, others)
+        self._save(run.state, {"epoch": run.epoch, "batch": run.batch, "shuffle_state": run.shuffle_state},
+                   run.others(self))
 
-    def after_epoch(self, live, next_epoch: int, shuffle_state, others, stop_training: bool = False) -> None:
-        """After an epoch and its callbacks; ``stop_training``: a callback ended training there."""
-        self._save(live.state, {"epoch": next_epoch, "batch": 0, "shuffle_state": shuffle_state,
-                                "stop_training": bool(stop_training)}, others)
+    def on_run_epoch_end(self, run) -> None:
+        """After an epoch and its callbacks (``run.stop_training``: a callback ended training there)."""
+        self._save(run.state, {"epoch": run.epoch, "batch": 0, "shuffle_state": run.shuffle_state,
+                               "stop_training": bool(run.stop_training)}, run.others(self))
+
+    def on_run_end(self, run) -> None:
+        """Finish pending writes and release the manager, however training stops."""
+        self.close()
 
     def on_train_end(self, logs=None):
         if self._manager is not None:
@@ -216,7 +236,7 @@ class BackupAndRestore(Callback):
                 shutil.rmtree(self.backup_dir, ignore_errors=True)
 
     def close(self) -> None:
-        """Finish pending writes and release the manager (the loop calls this however training stops)."""
+        """Finish pending writes and release the manager."""
         if self._manager is not None:
             manager, self._manager = self._manager, None
             try:
@@ -225,6 +245,5 @@ class BackupAndRestore(Callback):
                 manager.close()
 
 
-def copy_shuffle_state(rng: np.random.Generator | None):
-    """A JSON-compatible copy of a NumPy generator's state (None for no generator)."""
-    return None if rng is None else copy.deepcopy(rng.bit_generator.state)
+def _class_key(cb: Callback) -> str:
+    return f"{type(cb).__module__}.{type(cb).__qualname__}"

@@ -10,7 +10,7 @@ _HOOKS = [
     f"on_{phase}_{edge}"
     for phase in ("train", "epoch", "train_batch", "test", "test_batch", "predict", "predict_batch")
     for edge in ("begin", "end")
-]
+] + ["on_run_begin", "on_run_call_end", "on_run_epoch_end", "on_run_end"]
 
 
 class Callback:
@@ -50,6 +50,19 @@ class Callback:
     def set_state(self, state: dict) -> None:
         """Restore what :meth:`get_state` returned (on resume, called after every ``on_train_begin``)."""
 
+    # -- resume hooks (kerasish additions; see kerasish.engine.progress.TrainingRun) ----------------
+    def on_run_begin(self, run) -> None:
+        """After ``on_train_begin``: ``run`` is the fit in progress; ``run.resume(...)`` continues a backup."""
+
+    def on_run_call_end(self, run, steps: int) -> None:
+        """After each call of ``steps`` training steps and its batch hooks (``run.batch``: the next batch)."""
+
+    def on_run_epoch_end(self, run) -> None:
+        """After an epoch and every callback's ``on_epoch_end`` (``run.epoch``: the next epoch)."""
+
+    def on_run_end(self, run) -> None:
+        """When training ends, however it ends (an exception included)."""
+
     def on_train_begin(self, logs=None): ...
     def on_train_end(self, logs=None): ...
     def on_epoch_begin(self, epoch, logs=None): ...
@@ -66,15 +79,45 @@ class Callback:
     def on_predict_batch_end(self, batch, logs=None): ...
 
 
+def is_stateful(cb: Callback) -> bool:
+    """A callback with a ``get_state`` of its own: what it learned so far decides what it does next."""
+    return type(cb).get_state is not Callback.get_state
+
+
 def _overrides(cb: Callback, hook: str) -> bool:
     return getattr(type(cb), hook, None) is not getattr(Callback, hook)
 
 
 class CallbackList:
-    """Calls every callback's hook in order; batch hooks only reach callbacks that define them."""
+    """Calls every callback's hook in order; batch hooks only reach callbacks that define them.
 
-    def __init__(self, callbacks, model=None, params: dict | None = None):
+    As Keras's: ``add_history=True`` adds a :class:`History` (last) and ``add_progbar=True`` a
+    progress bar (before it) unless the list has one; other keyword arguments (``epochs``,
+    ``steps``, ``verbose``) become every callback's ``params``.
+    """
+
+    def __init__(self, callbacks=None, add_history: bool = False, add_progbar: bool = False, model=None,
+                 params: dict | None = None, **kwargs):
         self.callbacks = list(callbacks or [])
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                from kerasish.errors import InputError
+
+                raise InputError(f"callbacks must be kerasish.callbacks.Callback instances, got {type(cb).__name__}.")
+        if kwargs:
+            params = {**(params or {}), **kwargs}
+        if add_progbar and not any(type(cb).__name__ == "ProgbarLogger" for cb in self.callbacks):
+            from kerasish.callbacks.progress import ProgbarLogger
+
+            self.callbacks.append(ProgbarLogger((params or {}).get("verbose", 1)))
+        self.history = None
+        if add_history:
+            from kerasish.callbacks.history import History
+
+            self.history = next((cb for cb in self.callbacks if isinstance(cb, History)), None)
+            if self.history is None:
+                self.history = History()
+                self.callbacks.append(self.history)
         for cb in self.callbacks:
             if model is not None:
                 cb.set_model(model)

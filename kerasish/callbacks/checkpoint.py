@@ -12,6 +12,7 @@ import numpy as np
 from kerasish.callbacks.base import Callback
 from kerasish.callbacks.monitor import check_monitor, resolve_direction, unresolved_direction
 from kerasish.distribution import to_host
+from kerasish.engine import state as engine_state
 from kerasish.errors import ConfigError, FileFormatError
 
 _MODEL_SUFFIX = ".kerasish"
@@ -174,10 +175,10 @@ class ModelCheckpoint(Callback):
         model = self.model
         # Host copies: the training step donates the device buffers the async write would read.
         items = {"weights": ocp.args.StandardSave([np.array(w) for w in model.get_weights()])}
-        opt_state = model._get_optimizer_state()
-        if not self.save_weights_only and opt_state is not None:
-            items["optimizer"] = ocp.args.StandardSave(jax.tree.map(lambda a: np.array(to_host(a)), opt_state))
-        step = int(np.asarray(model._live.state["step"])) if getattr(model, "_live", None) is not None else epoch + 1
+        if not self.save_weights_only and engine_state.optimizer_current(model):
+            items["optimizer"] = ocp.args.StandardSave([np.array(to_host(v.value)) for v in model.optimizer.variables])
+        step = engine_state.step_count(model)
+        step = epoch + 1 if step is None else step
         items["meta"] = ocp.args.JsonSave({"epoch": epoch + 1, "batch": None if batch is None else batch + 1,
                                            "has_optimizer": "optimizer" in items})
         manager = self._manager
@@ -224,8 +225,10 @@ def load_checkpoint(model, directory, step: int | None = None) -> dict:
                 [jax.ShapeDtypeStruct(v.shape, v.dtype) for v in expected])}
             # The optimizer state only into a compiled model (an uncompiled one takes the weights alone).
             if meta.get("has_optimizer") and getattr(model, "optimizer", None) is not None:
-                items["optimizer"] = ocp.args.StandardRestore(jax.tree.map(
-                    lambda a: jax.ShapeDtypeStruct(np.shape(a), a.dtype), model._initial_optimizer_state()))
+                if not engine_state.optimizer_current(model):
+                    engine_state.build_optimizer(model)
+                items["optimizer"] = ocp.args.StandardRestore(
+                    [jax.ShapeDtypeStruct(v.shape, v.dtype) for v in model.optimizer.variables])
             restored = manager.restore(step, args=ocp.args.Composite(**items))
         except FileFormatError:
             raise
@@ -244,5 +247,6 @@ def load_checkpoint(model, directory, step: int | None = None) -> dict:
                                   f"{var.path!r} is {tuple(w.shape)} in the file, {tuple(var.shape)} in the model.")
     model.set_weights(weights)
     if restored.get("optimizer") is not None:
-        model._set_optimizer_state(jax.tree.map(jax.numpy.asarray, restored["optimizer"]))
+        for var, value in zip(model.optimizer.variables, restored["optimizer"]):
+            var.assign(np.asarray(value))
     return meta

@@ -78,10 +78,13 @@ def _snake(name: str) -> str:
 
 
 def _direction_of_metric(model, name: str) -> str | None:
-    """The direction of the compiled metric logged as ``name``, from its class (or function) name."""
-    compiled = getattr(model, "_compiled_metrics", None)
-    for entry in getattr(compiled, "entries", None) or []:
-        log_name, metric = entry[1], entry[2]
+    """The direction of the model's metric logged as ``name`` (``model.metrics``, the compiled ones
+    inside ``compile_metrics``), from its class (or function) name."""
+    pairs = []
+    for metric in getattr(model, "metrics", None) or []:
+        inner = getattr(metric, "entries", None)  # compile_metrics: (output, log name, metric, weighted)
+        pairs += [(entry[1], entry[2]) for entry in inner] if inner is not None else [(metric.name, metric)]
+    for log_name, metric in pairs:
         if log_name != name and getattr(metric, "name", None) != name:
             continue
         candidates = [_snake(type(metric).__name__)]

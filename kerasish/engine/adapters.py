@@ -24,13 +24,24 @@ import math
 import sys
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 
+from kerasish import distribution as distribution_mod
+from kerasish.engine import batching
 from kerasish.errors import InputError
 from kerasish.utils.py_dataset import PyDataset
+
+
+class Call(NamedTuple):
+    """One call of a jitted step: its batch, how many steps it runs, whether fused, its real rows."""
+
+    batch: Any
+    steps: int
+    fused: bool
+    rows: int
 
 
 def _loaded_isinstance(x, module: str, *names: str) -> bool:
@@ -151,10 +162,7 @@ def num_samples(named: list[tuple[str, np.ndarray]]) -> int:
     return n
 
 
-def take(x, index):
-    if x is None:
-        return None
-    return jax.tree.map(lambda a: a[index], x)
+take = batching.take
 
 
 class ArrayData:
@@ -178,11 +186,56 @@ class ArrayData:
         full = math.ceil(self.n / self.batch_size)
         return full if self.max_steps is None else min(full, self.max_steps)
 
-    def first_x(self):
-        return self.x
+    one_shot = False  # arrays start each epoch from the first batch
+    in_memory = True  # gathered by index: any number of steps per call
+    exhausted = False
+
+    def peek(self) -> tuple:
+        """``(x, y, sample_weight)`` to build the model from and check (for arrays: all of them)."""
+        return self.x, self.y, self.sample_weight
+
+    def decision_key(self) -> tuple:
+        """What the ``steps_per_execution="auto"`` decision depends on: batch size and sample shapes."""
+        shapes = tuple(tuple(np.shape(a)[1:]) for a in jax.tree.leaves(self.x))
+        return (self.batch_size, shapes, jax.default_backend())
 
     def on_epoch_end(self) -> None:
         """Called by the loops after each pass over the data."""
+
+    def calls(self, policy, maker: batching.BatchMaker, rng: np.random.Generator | None = None, start: int = 0,
+              check=None) -> Iterator[Call]:
+        """The epoch's calls from batch ``start``: one gather per call.
+
+        Sample and class weights are combined once per epoch; a call of k steps gathers
+        k·batch_size rows at once and reshapes them to (k, batch_size, ...). Full super-batches
+        go to the fused program; the few steps left at the end of the epoch run one by one (a
+        padded super-batch would cost every fused step a select).
+        """
+        del check  # checked as a whole before the first call
+        n, size = self.n, self.batch_size
+        source = (self.x, self.y, batching.weighted(self.y, self.sample_weight, maker.class_weight, maker.outputs))
+        order = rng.permutation(n) if (self.shuffle and rng is not None) else None
+        dist = distribution_mod.distribution()
+        total, step = self.steps, start
+        while step < total:
+            k = policy.k if total - step >= policy.k else 1
+            first, stop = step * size, min((step + k) * size, n)
+            short = stop - first < k * size  # holds the epoch's partial last batch
+            if k > 1 and short and not maker.pad:
+                k, stop = 1, min((step + 1) * size, n)  # a custom step's batches are never padded
+                short = stop - first < size
+            index = order[first:stop] if order is not None else slice(first, stop)
+            local = dist.local_rows(k, size) if dist is not None else None
+            x, y, sw = take(source, index) if local is None else batching.take_local(source, index, local, first, stop)
+            if k == 1:
+                yield Call(maker.make(x, y, sw, pad_to=size, class_weighted=True), 1, False, stop - first)
+            elif short:  # the padded super-batch of a short epoch's end: its mask marks the real rows
+                data, mask = maker.make(x, y, sw, pad_to=k * size, class_weighted=True)
+                yield Call(batching.split_steps((data, mask), k, size), k, True, stop - first)
+            else:
+                data = batching.split_steps(batching.pack_x_y_sample_weight(x, y, sw), k, size)
+                yield Call((data, None), k, True, stop - first)
+            step += k
 
     def batches(self, rng: np.random.Generator | None = None) -> Iterator[tuple]:
         order = rng.permutation(self.n) if (self.shuffle and rng is not None) else None
@@ -270,6 +323,42 @@ class IterableData:
 
     def on_epoch_end(self) -> None:
         """Called by the loops after each pass over the data."""
+
+    in_memory = False
+
+    @property
+    def one_shot(self) -> bool:
+        """A one-shot iterator continues across epochs (and a rerun starts it afresh)."""
+        return self._iterator is not None
+
+    def decision_key(self) -> tuple:
+        return ("stream", self.batch_size, jax.default_backend())
+
+    def calls(self, policy, maker: batching.BatchMaker, rng=None, start: int = 0, check=None) -> Iterator[Call]:
+        """``Call``s over the stream (the first ``start`` batches skipped): k batches stacked into one
+        fused call when they share a shape, else one call each. ``check(x, y)`` runs on every batch
+        but the first (checked before training)."""
+        batches = iter(self.batches(rng))
+        for _ in itertools.islice(batches, start):
+            pass
+        first = start == 0
+        while True:
+            k = policy.k
+            chunk = list(itertools.islice(batches, k))
+            if not chunk:
+                return
+            if check is not None:
+                for i, (bx, by, _) in enumerate(chunk):
+                    if not (first and i == 0):
+                        check(bx, by)
+            first = False
+            host = [maker.make(bx, by, bsw, pad_to=self.batch_size) for bx, by, bsw in chunk]
+            rows = [batching.num_rows(bx) for bx, _, _ in chunk]
+            if k == 1 or len(chunk) < k or not batching.same_shapes(host):
+                for batch, n in zip(host, rows):
+                    yield Call(batch, 1, False, n)
+            else:
+                yield Call(batching.stack(host), k, True, sum(rows))
 
     def _convert(self, item):
         x, y, sw = unpack_batch(item, self.allow_x_only, self.source, self.lists)

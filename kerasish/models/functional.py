@@ -8,6 +8,7 @@ from kerasish.errors import ConfigError
 from kerasish.layers.core import InputLayer
 from kerasish.layers.symbolic import KerasTensor, Node, is_keras_tensor
 from kerasish.models.model import Model, flatten_struct
+from kerasish.saving import registry
 
 
 def _map_graph(outputs: list[KerasTensor], inputs: list[KerasTensor]) -> tuple[list[Node], list]:
@@ -257,3 +258,6 @@ class Functional(Model):
 
         return cls(struct(config["input_layers"]), struct(config["output_layers"]), name=config.get("name"),
                    trainable=config.get("trainable", True))
+
+
+registry.register_builtin(Functional, "Model")  # a config naming "Model" is a functional model's

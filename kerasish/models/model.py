@@ -11,6 +11,27 @@ from kerasish.layers.base import Layer
 from kerasish.layers.core import InputLayer
 from kerasish.layers.symbolic import to_spec
 
+_FUNCTIONAL_SUBCLASSES: dict[type, type] = {}
+
+
+def _functional_subclass(cls: type) -> type:
+    """``cls`` over a functional graph: a subclass of ``cls`` and of Functional (made once per class),
+    which a ``cls`` instance becomes when its ``Model.__init__`` gets ``(inputs, outputs)``.
+    ``isinstance(model, cls)`` holds and its name is ``cls``'s."""
+    made = _FUNCTIONAL_SUBCLASSES.get(cls)
+    if made is None:
+        from kerasish.models.functional import Functional
+
+        made = type(cls.__name__, (cls, Functional), {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
+                                                      "__doc__": cls.__doc__})
+        _FUNCTIONAL_SUBCLASSES[cls] = made
+    return made
+
+
+def _functional_arguments(args: tuple, kwargs: dict) -> bool:
+    """Keras's test for ``Model(inputs, outputs)``: two positional arguments, or inputs and outputs by name."""
+    return len(args) == 2 or (len(args) == 1 and "outputs" in kwargs) or ("inputs" in kwargs and "outputs" in kwargs)
+
 
 def flatten_struct(s) -> list:
     """A structure's entries in order: dict values in insertion order, list items, or the single item."""
@@ -38,13 +59,22 @@ class Model(Trainer, Layer):
     """
 
     def __new__(cls, *args, **kwargs):
-        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+        if cls is Model and _functional_arguments(args, kwargs):
             from kerasish.models.functional import Functional
 
             return object.__new__(Functional)
         return object.__new__(cls)
 
     def __init__(self, *args, name: str | None = None, trainable: bool = True, **kwargs):
+        if _functional_arguments(args, kwargs):
+            # A subclass constructed as Model(inputs, outputs) (Keras's custom train_step guides do it):
+            # it becomes that functional model, with the subclass's methods (as Keras does).
+            from kerasish.models.functional import Functional
+
+            if not isinstance(self, Functional):
+                object.__setattr__(self, "__class__", _functional_subclass(type(self)))
+            Functional.__init__(self, *args, name=name, trainable=trainable, **kwargs)
+            return
         if args:
             raise ConfigError("Model(...) takes (inputs, outputs) for a functional model; a subclass takes no "
                               f"positional arguments in super().__init__(), got {len(args)}.")

@@ -60,7 +60,6 @@ class Sequential(Model):
             raise ConfigError("Sequential.pop(): there are no layers to remove.")
         layer = self._layers.pop()
         self.built = False
-        self._compiled_loss = None
         if rebuild:
             self._maybe_rebuild()
         return layer
@@ -77,7 +76,6 @@ class Sequential(Model):
     def _maybe_rebuild(self) -> None:
         shape = self._known_input_shape()
         self.built = False
-        self._compiled_loss = None
         if shape is not None and self._layers:
             self.build(shape)
 

@@ -48,16 +48,16 @@ def _decode(value, custom_objects: dict):
 
 def compile_config(model) -> dict | None:
     """The compile arguments as JSON, or None (with a warning) when they cannot be saved without code."""
-    args = model._compile_args
+    args = model.get_compile_config()
     try:
         config = {"optimizer": optimizers.serialize(model.optimizer), "loss": _encode(args.get("loss"), "loss"),
                   "loss_weights": _encode(args.get("loss_weights"), "loss"),
                   "metrics": _encode(args.get("metrics"), "metric"),
                   "weighted_metrics": _encode(args.get("weighted_metrics"), "metric"),
-                  "steps_per_execution": model.steps_per_execution, "run_eagerly": model.run_eagerly}
-        if getattr(model, "gradient_accumulation_steps", None):
-            config["gradient_accumulation_steps"] = model.gradient_accumulation_steps
-        augmentation = getattr(model, "_batch_augmentation", None)
+                  "steps_per_execution": args["steps_per_execution"], "run_eagerly": args["run_eagerly"]}
+        if args.get("gradient_accumulation_steps"):
+            config["gradient_accumulation_steps"] = args["gradient_accumulation_steps"]
+        augmentation = args.get("batch_augmentation")
         if augmentation:
             from kerasish.saving.registry import serialize_layer
 

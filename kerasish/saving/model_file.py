@@ -20,6 +20,7 @@ import os
 
 import numpy as np
 
+from kerasish.engine import state as engine_state
 from kerasish.errors import ConfigError, FileFormatError, KerasishError
 from kerasish.saving import files
 from kerasish.saving.compile_config import compile_config, compile_kwargs
@@ -138,15 +139,13 @@ def model_from_json(json_string: str, custom_objects: dict | None = None, safe_m
 
 
 def _training_state(model):
-    """Optimizer state, dropout key and step: the live ones while ``fit`` runs (a callback saving)."""
-    live = getattr(model, "_live", None)
-    if live is not None:
-        return live.state.get("optimizer"), live.state.get("rng"), live.state.get("step")
-    if model._opt_partition != tuple(map(id, model.trainable_weights)):
-        # Weights were frozen or unfrozen since the last fit: the trainer would start this state
-        # afresh at the next fit, and it no longer fits the trainable weights a loader sees.
-        return None, model._rng, model._step_count
-    return model._opt_state, model._rng, model._step_count
+    """Optimizer variables' values, the run's key and step (the live ones while ``fit`` runs: a callback
+    saving). No optimizer state once weights were frozen or unfrozen since the last fit: the trainer
+    would start it afresh at the next fit, and it no longer fits the trainable weights a loader sees."""
+    rng, step = engine_state.seed_state(model)
+    if not engine_state.optimizer_current(model):
+        return None, rng, step
+    return [v.value for v in model.optimizer.variables], rng, step
 
 
 # -- save / load -------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import safetensors
 import safetensors.numpy
 
 from kerasish.distribution import to_host
+from kerasish.engine import state as engine_state
 from kerasish.errors import ConfigError, FileFormatError, NotBuiltError
 from kerasish.saving import files
 
@@ -218,25 +219,22 @@ def read_optimizer_state(data: bytes, source: str) -> dict:
 def restore_optimizer_state(model, state: dict, source: str) -> None:
     """Give a compiled model a saved optimizer state, dropout key and step, after checking the structure.
 
-    The expected structure comes from ``model.optimizer_init`` traced on the model's trainable
-    weights, so a state saved for other weights or another optimizer is an error, not a misfit.
+    The expected structure is the optimizer's variables built for the model's trainable weights, so
+    a state saved for other weights or another optimizer is an error, not a misfit.
     """
-    trainable = model.trainable_weights
-    template = jax.eval_shape(model.optimizer_init, [v.value for v in trainable])
-    expected, treedef = jax.tree_util.tree_flatten_with_path(template)
+    engine_state.build_optimizer(model)
+    expected = model.optimizer.variables
     leaves = state["leaves"]
     if len(leaves) != len(expected):
         raise FileFormatError(f"{source}: the file holds {len(leaves)} optimizer state arrays, but "
-                              f"{type(model.optimizer).__name__} over model {model.name!r}'s {len(trainable)} "
-                              f"trainable weights has {len(expected)}.")
-    for i, ((path, spec), value) in enumerate(zip(expected, leaves)):
-        if tuple(value.shape) != tuple(spec.shape) or value.dtype != np.dtype(spec.dtype):
-            raise FileFormatError(f"{source}: optimizer state array {i} {jax.tree_util.keystr(path)} should have "
-                                  f"shape {tuple(spec.shape)} and dtype {np.dtype(spec.dtype).name}, but has "
+                              f"{type(model.optimizer).__name__} over model {model.name!r}'s "
+                              f"{len(model.trainable_variables)} trainable weights has {len(expected)}.")
+    for i, (var, value) in enumerate(zip(expected, leaves)):
+        if tuple(value.shape) != tuple(var.shape) or value.dtype != np.dtype(var.dtype):
+            raise FileFormatError(f"{source}: optimizer state array {i} {var.name} should have shape "
+                                  f"{tuple(var.shape)} and dtype {np.dtype(var.dtype).name}, but has "
                                   f"shape {tuple(value.shape)} and dtype {value.dtype.name}.")
-    model._opt_state = jax.tree.unflatten(treedef, [jax.device_put(np.array(v)) for v in leaves])
-    # The trainer reuses a stored optimizer state only for this exact list of trainable variables.
-    model._opt_partition = tuple(map(id, trainable))
+    for var, value in zip(expected, leaves):
+        var.assign(np.array(value))
     if state["rng"] is not None:
-        model._rng = jax.device_put(np.array(state["rng"]))
-        model._step_count = jax.device_put(np.array(state["step"]))
+        engine_state.set_seed_state(model, state["rng"], state["step"])

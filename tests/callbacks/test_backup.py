@@ -67,6 +67,55 @@ def test_sigkill_then_rerun_ends_bitwise_identical(tmp_path, reference, kill_at)
     assert info == ref_info
 
 
+@pytest.mark.parametrize("kill_at", [20, 33])
+def test_a_rerun_with_other_stateless_callbacks_resumes_bitwise_identical(tmp_path, reference, kill_at):
+    # The rerun drops the (stateless) callback that killed the first run; the stateful ones
+    # (EarlyStopping, ReduceLROnPlateau, CSVLogger, History) are matched by class.
+    env = {"RERUN_CALLBACKS": "changed"}
+    proc, out = _run(tmp_path, "run", kill_at, "backup", env)
+    assert proc.returncode == -9, (proc.returncode, proc.stderr[-3000:])
+    proc, out = _run(tmp_path, "run", kill_at, "backup", env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "BackupAndRestore" not in proc.stderr  # nothing unmatched: no warning
+    weights, info = _result(out)
+    for a, b in zip(weights, reference[0], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert info == reference[1]
+
+
+class Counter(kerasish.callbacks.Callback):
+    """A stateful callback: counts epochs, and its count survives a resume."""
+
+    def __init__(self):
+        super().__init__()
+        self.epochs = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+
+    def get_state(self):
+        return {"epochs": self.epochs}
+
+    def set_state(self, state):
+        self.epochs = state["epochs"]
+
+
+def test_stateful_callbacks_are_matched_by_class_and_an_unmatched_one_is_named(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        _fit(_small(), tmp_path, [Counter(), Crash(at_batch=10)])
+    # the rerun: the Crash callback gone (stateless: ignored), the Counter matched, EarlyStopping new
+    counter = Counter()
+    with pytest.warns(UserWarning, match="holds no state for callback EarlyStopping") as record:
+        _fit(_small(seed=9), tmp_path, [kerasish.callbacks.EarlyStopping(monitor="loss", patience=5), counter])
+    assert counter.epochs == 3  # 1 epoch before the crash (restored) + 2 after
+    assert not [w for w in record if "Counter" in str(w.message)]
+    # a backup holding the state of a callback this fit does not have: dropped with a warning naming it
+    with pytest.raises(KeyboardInterrupt):
+        _fit(_small(), tmp_path / "two", [Counter(), Crash(at_batch=10)])
+    with pytest.warns(UserWarning, match="state of a Counter callback that this fit does not have"):
+        _fit(_small(seed=9), tmp_path / "two", [])
+
+
 def test_a_kill_during_a_save_leaves_the_previous_backup(tmp_path, reference):
     # A save that never committed (its temporary directory is all that is left) is ignored.
     proc, _ = _run(tmp_path, "run", 20, "backup")

@@ -56,7 +56,7 @@ def run(distributed, steps_per_execution):
             "kernel_shard_shape": list(kernel.addressable_shards[0].data.shape),
             # the optimizer's slots for the kernel (Adam's mu and nu) must be laid out like the kernel
             "kernel_slot_specs": sorted({str(getattr(a.sharding, "spec", None))
-                                         for a in jax.tree.leaves(model._get_optimizer_state())
+                                         for a in (v.value for v in model.optimizer.variables)
                                          if getattr(a, "shape", None) == (10, 32)})}
     info["probe"] = sorted(set(SEEN))
     SEEN.clear()

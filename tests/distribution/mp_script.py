@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 
 import kerasish  # noqa: E402
 from kerasish import layers  # noqa: E402
-from kerasish.engine import trainer  # noqa: E402
+from kerasish.engine import batching  # noqa: E402
 
 READ = {"rows_read": 0, "rows_in_batches": 0}  # host rows this process gathered from the arrays
 
@@ -33,7 +33,7 @@ def _counting_take_local(tree, index, local, start, stop):
     return out
 
 
-_take_local, trainer._take_local = trainer._take_local, _counting_take_local
+_take_local, batching.take_local = batching.take_local, _counting_take_local
 
 if role == "worker":
     process_id, port = int(sys.argv[3]), int(sys.argv[4])

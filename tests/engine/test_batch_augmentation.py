@@ -127,5 +127,5 @@ def test_batch_augmentation_is_saved_with_the_compile_config(tmp_path):
     m.fit(x, y, batch_size=4, epochs=1, verbose=0)
     m.save(tmp_path / "m.kerasish")
     loaded = kerasish.models.load_model(tmp_path / "m.kerasish")
-    (aug,) = loaded._batch_augmentation
+    (aug,) = loaded.get_compile_config()["batch_augmentation"]
     assert isinstance(aug, MixUp) and aug.alpha == 0.3

@@ -6,6 +6,7 @@ import pytest
 
 import kerasish
 from kerasish import layers
+from kerasish.engine import jit
 
 
 def _model(seed=0):
@@ -46,8 +47,8 @@ def test_fit_compiles_train_and_test_step_once(data):
     x, y = data
     model = _model()
     model.fit(x, y, batch_size=16, epochs=3, validation_data=(x[:20], y[:20]), verbose=0)  # 16+16+8; 16+4
-    assert model._jitted("train")._cache_size() == 1
-    assert model._jitted("test")._cache_size() == 1
+    assert jit.program(model, "train").single._cache_size() == 1
+    assert jit.program(model, "test").single._cache_size() == 1
     COUNTER.count, COUNTER.active = 0, True
     try:
         model.fit(x, y, batch_size=16, epochs=2, validation_data=(x[:20], y[:20]), verbose=0)

@@ -5,7 +5,9 @@ import pytest
 
 import kerasish
 from kerasish import layers
-from kerasish.engine.execution import AutoSteps
+from kerasish.engine import batching, jit, steps
+from kerasish.engine import state as engine_state
+from kerasish.engine.fused import AutoSteps
 
 from .test_compilation import COUNTER
 
@@ -71,7 +73,7 @@ def test_auto_decides_once_and_second_fit_compiles_nothing(data, monkeypatch):
     monkeypatch.setattr(AutoSteps, "probe_fused", 1)
     model = _model("auto")
     model.fit(x, y, batch_size=16, epochs=4, verbose=0)
-    (decision,) = model._steps_decisions.values()
+    (decision,) = engine_state.of(model).steps_decisions.values()
     assert decision >= 1
     COUNTER.count, COUNTER.active = 0, True
     try:
@@ -136,8 +138,9 @@ def test_auto_probe_continues_across_short_calls(data, monkeypatch):
     for _ in range(6):  # 6 steps per fit: too few for the whole probe in one call
         model.fit(x, y, batch_size=16, epochs=1, verbose=0)
         model.evaluate(x, y, batch_size=16, verbose=0)
-    assert all(isinstance(v, int) for v in model._steps_decisions.values())
-    assert len(model._steps_decisions) == 2  # fit's and evaluate's decisions
+    decisions = engine_state.of(model).steps_decisions
+    assert all(isinstance(v, int) for v in decisions.values())
+    assert len(decisions) == 2  # fit's and evaluate's decisions
 
 
 def _primitives(jaxpr, found=None):
@@ -155,12 +158,9 @@ def _train_jaxpr(model, x, y):
     import jax
 
     model.fit(x[:16], y[:16], batch_size=16, epochs=1, verbose=0)
-    model._jitted("train")
-    live = model._training_state()
-    model._unbind(live)
-    state = live.state
-    batch = model._prepare_batch(x[:16], y[:16], None)
-    return jax.make_jaxpr(model.train_step)(state, batch).jaxpr
+    state = jit.initial_state(model, "train", jit.state_variables(model, "train"))
+    batch = batching.BatchMaker(pad=True).make(x[:16], y[:16], None)
+    return jax.make_jaxpr(steps.make_train_step(model.train_step))(state, batch).jaxpr
 
 
 def test_step_without_stochastic_layers_runs_no_random_code(data):
@@ -214,23 +214,20 @@ def test_unweighted_fused_calls_carry_only_x_and_y(data, monkeypatch):
     x, y = data
     model = _model(4)
     shapes = []
-    jitted = type(model)._jitted
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)  # compile resolved, optimizer built: the programs stay
+    program = jit.program(model, "train")
+    fused = program.fused
 
-    def spy(self, kind):
-        fn = jitted(self, kind)
-        if kind != "train_multi":
-            return fn
+    def spy(state, batch):
+        data, mask = batch
+        shapes.append((len(data), mask is None))
+        return fused(state, batch)
 
-        def wrapped(state, batch):
-            shapes.append(len(batch))
-            return fn(state, batch)
-        return wrapped
-
-    monkeypatch.setattr(type(model), "_jitted", spy)
+    monkeypatch.setattr(program, "fused", spy)
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
-    assert shapes == [2]  # steps 0-3 fused; steps 4-5 (the padded last batch) run singly
+    assert shapes == [(2, True)]  # steps 0-3 fused, (x, y) alone; steps 4-5 (the padded last batch) run singly
     model.fit(x, y, batch_size=16, epochs=1, sample_weight=np.ones(len(x), "float32"), verbose=0)
-    assert shapes == [2, 4]
+    assert shapes == [(2, True), (3, True)]
 
 
 def test_reading_fused_logs_compiles_nothing(data):

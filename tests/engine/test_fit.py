@@ -221,7 +221,7 @@ def test_batchnorm_and_dropout_follow_training():
 
 
 class TinyGAN(kerasish.Model):
-    """A GAN with two optimizers, written as an overridden functional train_step."""
+    """A GAN with two optimizers, written to Keras's stateless train_step contract."""
 
     latent_dim = 2
 
@@ -231,47 +231,44 @@ class TinyGAN(kerasish.Model):
                                               layers.Dense(2)], name="generator")
         self.discriminator = kerasish.Sequential([kerasish.Input(shape=(2,)), layers.Dense(8, activation="relu"),
                                                   layers.Dense(1)], name="discriminator")
+        self.seed_generator = kerasish.random.SeedGenerator(1)
 
     def call(self, x, training=False):
         return self.discriminator(x)
 
     def compile(self, g_optimizer, d_optimizer):
-        super().compile()
-        self.g_tx, self.d_tx = g_optimizer.build(), d_optimizer.build()
+        super().compile(optimizer=g_optimizer)
+        self.d_optimizer = d_optimizer  # its variables follow model.optimizer's in optimizer_variables
+        self.optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
 
-    def optimizer_init(self, trainable):
-        n = len(self.generator.trainable_weights)
-        return {"g": self.g_tx.init(trainable[:n]), "d": self.d_tx.init(trainable[n:])}
-
-    def train_step(self, state, batch):
-        real, _, _ = batch
+    def train_step(self, state, data):
+        trainable, non_trainable, optimizer_variables, metrics_variables = state
+        real, _, _ = kerasish.utils.unpack_x_y_sample_weight(data)
         bce = kerasish.losses.BinaryCrossentropy(from_logits=True)
-        n = len(self.generator.trainable_weights)
-        params, nt = state["trainable"], state["non_trainable"]
-        rng, k1, k2 = jax.random.split(state["rng"], 3)
-        z = jax.random.normal(k1, (real.shape[0], self.latent_dim))
+        n, k = len(self.generator.trainable_variables), len(self.optimizer.variables)
+        g_vars, d_vars = trainable[:n], trainable[n:]
+        g_opt, d_opt = optimizer_variables[:k], optimizer_variables[k:]
+        z = kerasish.random.normal((real.shape[0], self.latent_dim), seed=self.seed_generator)
 
-        def d_loss_fn(d_params):
-            with self.stateless_scope(params[:n] + d_params, nt, rng=k2, training=True):
-                fake = self.generator(z)
-                real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
+        def d_loss_fn(d_vars):
+            fake, _ = self.generator.stateless_call(g_vars, [], z, training=True)
+            real_logits, _ = self.discriminator.stateless_call(d_vars, [], real, training=True)
+            fake_logits, _ = self.discriminator.stateless_call(d_vars, [], jax.lax.stop_gradient(fake), training=True)
             return bce(jnp.ones_like(real_logits), real_logits) + bce(jnp.zeros_like(fake_logits), fake_logits)
 
-        d_loss, d_grads = jax.value_and_grad(d_loss_fn)(params[n:])
-        d_updates, d_state = self.d_tx.update(d_grads, state["optimizer"]["d"], params[n:])
-        d_params = [p + u for p, u in zip(params[n:], d_updates)]
+        d_loss, d_grads = jax.value_and_grad(d_loss_fn)(d_vars)
+        d_vars, d_opt = self.d_optimizer.stateless_apply(d_opt, d_grads, d_vars)
 
-        def g_loss_fn(g_params):
-            with self.stateless_scope(g_params + d_params, nt, rng=k2, training=True):
-                logits = self.discriminator(self.generator(z))
+        def g_loss_fn(g_vars):
+            fake, _ = self.generator.stateless_call(g_vars, [], z, training=True)
+            logits, _ = self.discriminator.stateless_call(d_vars, [], fake, training=True)
             return bce(jnp.ones_like(logits), logits)
 
-        g_loss, g_grads = jax.value_and_grad(g_loss_fn)(params[:n])
-        g_updates, g_state = self.g_tx.update(g_grads, state["optimizer"]["g"], params[:n])
-        g_params = [p + u for p, u in zip(params[:n], g_updates)]
-        new_state = {**state, "trainable": g_params + d_params, "optimizer": {"g": g_state, "d": d_state},
-                     "rng": rng, "step": state["step"] + 1}
-        return new_state, {"d_loss": d_loss, "g_loss": g_loss}
+        g_loss, g_grads = jax.value_and_grad(g_loss_fn)(g_vars)
+        g_vars, g_opt = self.optimizer.stateless_apply(g_opt, g_grads, g_vars)
+        logs = {"d_loss": d_loss, "g_loss": g_loss}
+        return logs, (list(g_vars) + list(d_vars), non_trainable, list(g_opt) + list(d_opt), metrics_variables)
 
 
 def test_custom_train_step_gan_with_two_optimizers():
@@ -282,6 +279,8 @@ def test_custom_train_step_gan_with_two_optimizers():
     g_before, d_before = gan.generator.get_weights(), gan.discriminator.get_weights()
     hist = gan.fit(real, epochs=2, batch_size=32, verbose=0)
     assert set(hist.history) == {"d_loss", "g_loss"}
+    # both optimizers' states live in the training state and advanced once per batch (4 batches x 2 epochs)
+    assert int(gan.optimizer.iterations.value) == 8 and int(gan.d_optimizer.iterations.value) == 8
     assert not np.allclose(g_before[0], gan.generator.get_weights()[0])
     assert not np.allclose(d_before[0], gan.discriminator.get_weights()[0])
 

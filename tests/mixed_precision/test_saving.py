@@ -81,7 +81,7 @@ def test_a_float16_model_keeps_its_loss_scale_optimizer_and_scale(tmp_path, rng)
     model = kerasish.Sequential([kerasish.Input((3,)), layers.Dense(2)])
     model.compile(optimizers.Adam(0.01), "mse")
     model.train_on_batch(np.full((4, 3), 10.0, np.float32), np.full((4, 2), 100.0, np.float32))  # overflows
-    scale = float(LossScaleOptimizer.scale_of(model._get_optimizer_state()))
+    scale = float(model.optimizer.dynamic_scale.value)
     assert scale == 2.0**14
     set_global_policy("float32")
     path = str(tmp_path / "f16.kerasish")
@@ -89,5 +89,5 @@ def test_a_float16_model_keeps_its_loss_scale_optimizer_and_scale(tmp_path, rng)
     loaded = kerasish.saving.load_model(path)
     assert isinstance(loaded.optimizer, LossScaleOptimizer)
     assert loaded.optimizer.get_config() == model.optimizer.get_config()
-    assert float(LossScaleOptimizer.scale_of(loaded._get_optimizer_state())) == scale
+    assert float(loaded.optimizer.dynamic_scale.value) == scale
     assert loaded.layers[0].compute_dtype == "float16"

@@ -23,17 +23,16 @@ import numpy as np
 def make_multi_step(step_fn):
     """``(state, stacked_batches) -> (state, stacked_logs)``: a ``lax.scan`` of ``step_fn`` over k batches.
 
-    A stacked batch of just ``(x, y_list)`` (unweighted data, full batches) is completed
-    inside the program with sample weights and a mask of ones: constants that XLA folds
-    away, so neither is gathered on the host, transferred, or multiplied in per step.
+    A stacked batch without a mask (full batches, the usual case) gets a mask of ones inside the
+    program: a constant that XLA folds away, so it is neither gathered on the host nor
+    transferred, and the scanned step is the same function as a single one.
     """
 
     def body(state, batch):
-        if len(batch) == 2:
-            x, y = batch
-            ones = jnp.ones((jax.tree.leaves(x)[0].shape[0],), jnp.float32)
-            batch = (x, y, [ones] * len(y), ones)
-        return step_fn(state, batch)
+        data, mask = batch
+        if mask is None:
+            mask = jnp.ones((jax.tree.leaves(data)[0].shape[0],), jnp.float32)
+        return step_fn(state, (data, mask))
 
     def multi_step(state, batches):
         return jax.lax.scan(body, state, batches)
@@ -42,10 +41,10 @@ def make_multi_step(step_fn):
 
 
 def make_multi_predict(predict_fn):
-    """``(state, stacked_x) -> stacked_y``: ``predict_fn`` mapped over k stacked batches in one call."""
+    """``(state, stacked_batches) -> stacked_y``: ``predict_fn`` mapped over k stacked batches in one call."""
 
-    def multi_predict(state, xs):
-        return jax.lax.map(lambda x: predict_fn(state, x), xs)
+    def multi_predict(state, batches):
+        return jax.lax.map(lambda batch: predict_fn(state, batch), batches)
 
     return multi_predict
 
@@ -111,6 +110,7 @@ class AutoSteps:
 
     def __init__(self, fixed: int | None = None, max_steps: int | None = None):
         self.k = fixed or 1
+        self.fixed = fixed
         self.phase = "done" if fixed else "single"
         self.max_steps = max_steps
         self._single: list[float] = []
