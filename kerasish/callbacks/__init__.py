@@ -1,7 +1,8 @@
 """Callbacks: the Keras hook interface and the built-in callbacks."""
 
 from kerasish.callbacks.backup import BackupAndRestore
-from kerasish.callbacks.base import Callback, CallbackList
+from kerasish.callbacks.base import Callback
+from kerasish.callbacks.callback_list import CallbackList
 from kerasish.callbacks.checkpoint import ModelCheckpoint, load_checkpoint
 from kerasish.callbacks.csv_logger import CSVLogger
 from kerasish.callbacks.early_stopping import EarlyStopping

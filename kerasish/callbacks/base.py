@@ -1,10 +1,8 @@
-"""The Callback hook interface (as Keras) and the list that dispatches to callbacks."""
+"""The Callback hook interface (as Keras); ``callback_list.CallbackList`` dispatches to callbacks."""
 
 from __future__ import annotations
 
 from typing import Any
-
-import jax
 
 _HOOKS = [
     f"on_{phase}_{edge}"
@@ -82,58 +80,3 @@ class Callback:
 def is_stateful(cb: Callback) -> bool:
     """A callback with a ``get_state`` of its own: what it learned so far decides what it does next."""
     return type(cb).get_state is not Callback.get_state
-
-
-def _overrides(cb: Callback, hook: str) -> bool:
-    return getattr(type(cb), hook, None) is not getattr(Callback, hook)
-
-
-class CallbackList:
-    """Calls every callback's hook in order; batch hooks only reach callbacks that define them.
-
-    As Keras's: ``add_history=True`` adds a :class:`History` (last) and ``add_progbar=True`` a
-    progress bar (before it) unless the list has one; other keyword arguments (``epochs``,
-    ``steps``, ``verbose``) become every callback's ``params``.
-    """
-
-    def __init__(self, callbacks=None, add_history: bool = False, add_progbar: bool = False, model=None,
-                 params: dict | None = None, **kwargs):
-        self.callbacks = list(callbacks or [])
-        for cb in self.callbacks:
-            if not isinstance(cb, Callback):
-                from kerasish.errors import InputError
-
-                raise InputError(f"callbacks must be kerasish.callbacks.Callback instances, got {type(cb).__name__}.")
-        if kwargs:
-            params = {**(params or {}), **kwargs}
-        if add_progbar and not any(type(cb).__name__ == "ProgbarLogger" for cb in self.callbacks):
-            from kerasish.callbacks.progress import ProgbarLogger
-
-            self.callbacks.append(ProgbarLogger((params or {}).get("verbose", 1)))
-        self.history = None
-        if add_history:
-            from kerasish.callbacks.history import History
-
-            self.history = next((cb for cb in self.callbacks if isinstance(cb, History)), None)
-            if self.history is None:
-                self.history = History()
-                self.callbacks.append(self.history)
-        for cb in self.callbacks:
-            if model is not None:
-                cb.set_model(model)
-            if params is not None:
-                cb.set_params(params)
-        # In a multi-process run, callbacks that only write output (chief_only) run on process 0 alone.
-        skip = jax.process_index() != 0
-        self._active = {hook: [cb for cb in self.callbacks if _overrides(cb, hook)
-                               and not (skip and getattr(cb, "chief_only", False))] for hook in _HOOKS}
-
-    def wants(self, hook: str) -> bool:
-        return bool(self._active[hook])
-
-    def call(self, hook: str, *args) -> None:
-        for cb in self._active[hook]:
-            getattr(cb, hook)(*args)
-
-    def __iter__(self):
-        return iter(self.callbacks)

@@ -10,6 +10,8 @@ collectives.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import numpy as np
 
@@ -17,8 +19,15 @@ from kerasish import distribution as distribution_mod
 from kerasish.engine import compilation_cache, steps
 from kerasish.engine import state as state_mod
 from kerasish.engine.fused import make_multi_predict, make_multi_step
-from kerasish.engine.loop import Program
 from kerasish.engine.state import TrainState
+
+
+class Program:
+    """The step functions of one kind: ``single(state, batch)`` and ``fused(state, stacked)``, both
+    returning ``(state, out)``; ``out`` is logs (train, test) or outputs (predict)."""
+
+    def __init__(self, kind: str, single: Callable, fused: Callable | None):
+        self.kind, self.single, self.fused = kind, single, fused
 
 
 class ShardedStep:

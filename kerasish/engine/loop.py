@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import signal
 import threading
+import warnings
 from collections.abc import Callable, Iterable
 
 import jax
 import numpy as np
 
-from kerasish.callbacks.base import CallbackList
+from kerasish.callbacks.callback_list import CallbackList
+from kerasish.engine import checks, jit, progress
+from kerasish.engine import state as state_mod
 from kerasish.engine.fused import AutoSteps, SlicedLogs, StackedLogs
+from kerasish.engine.jit import Program
 
 
 class Box:
@@ -31,14 +35,6 @@ class Box:
 
     def __init__(self, state):
         self.state = state
-
-
-class Program:
-    """The step functions of one kind: ``single(state, batch)`` and ``fused(state, stacked)``, both
-    returning ``(state, out)``; ``out`` is logs (train, test) or outputs (predict)."""
-
-    def __init__(self, kind: str, single: Callable, fused: Callable | None):
-        self.kind, self.single, self.fused = kind, single, fused
 
 
 class InterruptGuard:
@@ -171,11 +167,6 @@ def should_validate(epoch: int, freq) -> bool:
 def fit(model, data, validation, *, program: Program, policy: AutoSteps, callbacks: CallbackList, maker, epochs: int,
         initial_epoch: int, validation_freq, undo: Callable) -> dict | None:
     """The epochs of ``model.fit``; returns the last epoch's logs (what ``on_train_end`` got)."""
-    import warnings
-
-    from kerasish.engine import checks, jit, progress
-    from kerasish.engine import state as state_mod
-
     variables = jit.state_variables(model, "train")
     setup = state_mod.of(model).setup
     needs_targets = model._needs_targets("train", setup.compile_loss)
@@ -248,9 +239,6 @@ def fit(model, data, validation, *, program: Program, policy: AutoSteps, callbac
 
 def train_once(model, program: Program, batch, undo: Callable) -> dict:
     """One training step on one batch (``train_on_batch``); returns its logs."""
-    from kerasish.engine import jit
-    from kerasish.engine import state as state_mod
-
     variables = jit.state_variables(model, "train")
     first = jit.initial_state(model, "train", variables)
     with state_mod.bind(model, first, variables) as live, InterruptGuard() as guard:

@@ -57,7 +57,7 @@ class TrainingRun:
     def __init__(self, model, live, variables: dict, data, callbacks: list):
         self.model, self._live, self._variables, self._data = model, live, variables, data
         self.epoch, self.batch = 0, 0
-        self.steps = None if data.one_shot or not hasattr(data, "n") else data.steps
+        self.steps = data.steps if data.in_memory else None
         self.shuffle_state = None
         self.stop_training = False
         self.all_callbacks = list(callbacks)

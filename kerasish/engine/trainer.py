@@ -14,7 +14,7 @@ import numpy as np
 
 from kerasish import losses as losses_mod
 from kerasish import optimizers as optimizers_mod
-from kerasish.callbacks.base import CallbackList
+from kerasish.callbacks.callback_list import CallbackList
 from kerasish.engine import adapters, batching, checks, jit, loop
 from kerasish.engine import state as state_mod
 from kerasish.engine.compile_utils import CompileSetup, check_metric_names, target_shapes_of

@@ -78,6 +78,8 @@ def _map_graph(outputs: list[KerasTensor], inputs: list[KerasTensor]) -> tuple[l
 class Functional(Model):
     """A model defined by ``Model(inputs, outputs)``; inputs and outputs may be tensors, lists or dicts."""
 
+    config_holds_graph = True  # the config records the layers and how they connect
+
     _convert_input_args = False  # inputs are cast to their Input's dtype in call; each layer casts its own
 
     def __init__(self, inputs, outputs, name: str | None = None, trainable: bool = True, **kwargs):
@@ -261,3 +263,4 @@ class Functional(Model):
 
 
 registry.register_builtin(Functional, "Model")  # a config naming "Model" is a functional model's
+Model.functional_class = Functional  # what Model(inputs, outputs) makes (model.py cannot import this module)

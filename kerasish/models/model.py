@@ -20,9 +20,7 @@ def _functional_subclass(cls: type) -> type:
     ``isinstance(model, cls)`` holds and its name is ``cls``'s."""
     made = _FUNCTIONAL_SUBCLASSES.get(cls)
     if made is None:
-        from kerasish.models.functional import Functional
-
-        made = type(cls.__name__, (cls, Functional), {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
+        made = type(cls.__name__, (cls, Model.functional_class), {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
                                                       "__doc__": cls.__doc__})
         _FUNCTIONAL_SUBCLASSES[cls] = made
     return made
@@ -58,22 +56,23 @@ class Model(Trainer, Layer):
         >>> model = kerasish.Model(inputs, outputs)
     """
 
+    is_model = True  # for saving: a config naming this class describes a whole model
+    functional_class: type  # Functional, set by kerasish.models.functional as it is defined
+    config_holds_graph = False  # a subclass's config has no layer graph: it builds from its first input
+
     def __new__(cls, *args, **kwargs):
         if cls is Model and _functional_arguments(args, kwargs):
-            from kerasish.models.functional import Functional
-
-            return object.__new__(Functional)
+            return object.__new__(Model.functional_class)
         return object.__new__(cls)
 
     def __init__(self, *args, name: str | None = None, trainable: bool = True, **kwargs):
         if _functional_arguments(args, kwargs):
             # A subclass constructed as Model(inputs, outputs) (Keras's custom train_step guides do it):
             # it becomes that functional model, with the subclass's methods (as Keras does).
-            from kerasish.models.functional import Functional
-
-            if not isinstance(self, Functional):
+            functional = Model.functional_class
+            if not isinstance(self, functional):
                 object.__setattr__(self, "__class__", _functional_subclass(type(self)))
-            Functional.__init__(self, *args, name=name, trainable=trainable, **kwargs)
+            functional.__init__(self, *args, name=name, trainable=trainable, **kwargs)
             return
         if args:
             raise ConfigError("Model(...) takes (inputs, outputs) for a functional model; a subclass takes no "
@@ -193,9 +192,7 @@ class Model(Trainer, Layer):
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None):
         if "input_layers" in config:
-            from kerasish.models.functional import Functional
-
-            return Functional.from_config(config, custom_objects=custom_objects)
+            return Model.functional_class.from_config(config, custom_objects=custom_objects)
         return cls(**config)
 
     def get_config(self) -> dict:

@@ -24,6 +24,10 @@ class Sequential(Model):
         ... ])
     """
 
+    config_holds_graph = True  # the config lists the layers
+
+    config_holds_graph = True  # the config records the layers and how they connect
+
     _convert_input_args = False  # each layer casts its own inputs to its compute dtype
 
     def __init__(self, layers=None, trainable: bool = True, name: str | None = None, dtype=None):

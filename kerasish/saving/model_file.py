@@ -18,11 +18,18 @@ import hashlib
 import json
 import os
 
-import numpy as np
-
 from kerasish.engine import state as engine_state
 from kerasish.errors import ConfigError, FileFormatError, KerasishError
 from kerasish.saving import files
+from kerasish.saving.archive import (
+    FORMAT,
+    FORMAT_VERSION,
+    MODEL_SUFFIX,
+    _dumps,
+    _json_default,
+    _loads,
+    read_model_archive,
+)
 from kerasish.saving.compile_config import compile_config, compile_kwargs
 from kerasish.saving.registry import deserialize_layer, resolve_class, safe_mode_scope, serialize_layer
 from kerasish.saving.weights import (
@@ -33,35 +40,6 @@ from kerasish.saving.weights import (
     restore_optimizer_state,
     variables_to_bytes,
 )
-
-MODEL_SUFFIX = ".kerasish"
-FORMAT = "kerasish.model"
-FORMAT_VERSION = 1
-_JSON_MEMBERS = ("metadata.json", "config.json", "compile.json")
-_TENSOR_MEMBERS = ("model.weights.safetensors", "optimizer.safetensors")
-
-
-# -- JSON helpers ------------------------------------------------------------------------------------
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"{type(obj).__name__} {obj!r} is not JSON-serializable")
-
-
-def _dumps(obj, what: str) -> bytes:
-    try:
-        return json.dumps(obj, default=_json_default).encode("utf-8")
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"Cannot save {what}: {e}. Layer configs must hold plain JSON values.") from e
-
-
-def _loads(data: bytes | str, source: str, error=FileFormatError):
-    try:
-        return json.loads(data)
-    except (ValueError, RecursionError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise error(f"{source}: not valid JSON: {e}") from e
 
 
 def _as_shape(value):
@@ -78,12 +56,9 @@ def _as_shape(value):
 # -- architecture ------------------------------------------------------------------------------------
 def model_config(model) -> dict:
     """``{"class_name", "config"[, "build_config"]}`` for ``config.json`` and ``to_json``."""
-    from kerasish.models.functional import Functional
-    from kerasish.models.sequential import Sequential
-
     entry = serialize_layer(model)
     shape = getattr(model, "_build_input_shape", None)
-    if shape is not None and not isinstance(model, (Functional, Sequential)):
+    if shape is not None and not getattr(model, "config_holds_graph", False):
         entry["build_config"] = {"input_shape": shape}  # a subclassed model builds from its first input
     return entry
 
@@ -94,14 +69,12 @@ def build_model(config, custom_objects, safe_mode: bool, source: str, error=File
     Any failure, including the ones a malformed config makes deep inside a layer, becomes ``error``
     naming ``source``: a config read from a file is data, and bad data is the file's fault.
     """
-    from kerasish.models.model import Model
-
     if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
         raise error(f"{source}: a model config must be an object with 'class_name' and 'config'.")
     try:
         with safe_mode_scope(safe_mode):
             cls = resolve_class(config.get("class_name"), custom_objects)
-            if not issubclass(cls, Model):
+            if not getattr(cls, "is_model", False):
                 raise ConfigError(f"the config describes a {cls.__name__} layer, not a model.")
             model = deserialize_layer(config, custom_objects)
             build = config.get("build_config")
@@ -176,41 +149,6 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
                 "members": {name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
                             for name, data in members.items()}}
     files.write_archive(filepath, {"metadata.json": _dumps(metadata, "metadata"), **members})
-
-
-def read_model_archive(filepath: str) -> dict[str, bytes]:
-    """The verified members of a ``.kerasish`` file: names, sizes and sha256s as ``metadata.json`` lists them."""
-    limits = {name: files.MAX_JSON_BYTES for name in _JSON_MEMBERS}
-    limits.update({name: files.MAX_TENSOR_BYTES for name in _TENSOR_MEMBERS})
-    members = files.read_archive(filepath, limits)
-    if "metadata.json" not in members:
-        raise FileFormatError(f"{filepath}: member 'metadata.json' is missing; not a .kerasish model file.")
-    metadata = _loads(members["metadata.json"], f"{filepath}: metadata.json")
-    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-        raise FileFormatError(f"{filepath}: metadata.json does not describe a {FORMAT!r} file.")
-    version = metadata.get("format_version")
-    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
-        raise FileFormatError(f"{filepath}: format version {version!r} is not supported by this kerasish "
-                              f"(it reads versions up to {FORMAT_VERSION}); was it saved by a newer kerasish?")
-    listed = metadata.get("members")
-    if not isinstance(listed, dict):
-        raise FileFormatError(f"{filepath}: metadata.json has no 'members' table.")
-    for name, data in members.items():
-        if name != "metadata.json" and name not in listed:
-            raise FileFormatError(f"{filepath}: member {name!r} is not listed in metadata.json.")
-    for name, entry in listed.items():
-        if name not in members:
-            raise FileFormatError(f"{filepath}: member {name!r} listed in metadata.json is missing.")
-        if not isinstance(entry, dict):
-            raise FileFormatError(f"{filepath}: metadata.json's entry for {name!r} is not an object.")
-        data = members[name]
-        if entry.get("size") != len(data) or entry.get("sha256") != hashlib.sha256(data).hexdigest():
-            raise FileFormatError(f"{filepath}: member {name!r} does not match the size and sha256 recorded in "
-                                  "metadata.json (corrupted or modified).")
-    for name in ("config.json", "model.weights.safetensors"):
-        if name not in members:
-            raise FileFormatError(f"{filepath}: member {name!r} is missing.")
-    return members
 
 
 def load_model(filepath, custom_objects: dict | None = None, compile: bool = True, safe_mode: bool = True):

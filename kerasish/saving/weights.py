@@ -26,6 +26,7 @@ from kerasish.distribution import to_host
 from kerasish.engine import state as engine_state
 from kerasish.errors import ConfigError, FileFormatError, NotBuiltError
 from kerasish.saving import files
+from kerasish.saving.archive import read_model_archive
 
 WEIGHTS_SUFFIX = ".weights.safetensors"
 FORMAT_VERSION = "1"
@@ -175,8 +176,6 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     filepath = os.fspath(filepath)
     _require_weights(model, "load_weights()")
     if filepath.endswith(".kerasish"):
-        from kerasish.saving.model_file import read_model_archive
-
         members = read_model_archive(filepath)
         assign_from_bytes(model, members["model.weights.safetensors"], f"{filepath}: model.weights.safetensors",
                           skip_mismatch)

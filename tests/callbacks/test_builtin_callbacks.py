@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import kerasish
-from kerasish.callbacks.base import CallbackList
+from kerasish.callbacks.callback_list import CallbackList
 from kerasish.callbacks.csv_logger import CSVLogger
 from kerasish.callbacks.early_stopping import EarlyStopping
 from kerasish.callbacks.lambda_callback import LambdaCallback, TerminateOnNaN

@@ -18,7 +18,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 import kerasish
 from kerasish import layers
-from kerasish.callbacks.base import CallbackList
+from kerasish.callbacks.callback_list import CallbackList
 from kerasish.callbacks.tensorboard import TensorBoard
 from kerasish.errors import ConfigError
 
