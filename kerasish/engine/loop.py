@@ -114,10 +114,11 @@ def run(program: Program, calls: Iterable, box, callbacks: CallbackList, policy:
         finally:
             if guard is not None:
                 guard.critical = False
-        policy.after_call(_ready(state, out), call.steps)
+        if policy.probing:
+            policy.after_call(_ready(state, out), call.steps)
         if on_output is not None:
             on_output(out, call)
-        if wants_end or wants_begin or kind != "predict":
+        if wants_end or wants_begin:
             logs = _batch_logs(kind, out, call.fused, call.steps)
             for i, batch_logs in enumerate(logs):
                 if wants_begin and call.fused:
@@ -125,6 +126,8 @@ def run(program: Program, calls: Iterable, box, callbacks: CallbackList, policy:
                 if wants_end:
                     callbacks.call(end_hook, step + i, batch_logs)
             last = logs[-1]
+        elif kind != "predict" and call.fused:  # the call's last batch's logs, read from the host copy
+            last = SlicedLogs(StackedLogs(out), call.steps - 1)
         else:
             last = out
         step += call.steps

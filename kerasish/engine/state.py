@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kerasish.backend import LiveState, Variable
+from kerasish.errors import ConfigError
 from kerasish.utils.random import next_seed
 
 
@@ -165,8 +166,8 @@ def bind(model, state: TrainState, variables: dict[str, list[Variable]]):
     """
     engine = of(model)
     if engine.live is not None:
-        raise RuntimeError(f"Model {model.name!r} is already running a loop (a callback called fit, evaluate or "
-                           "predict on the model being trained?).")
+        raise ConfigError(f"Model {model.name!r} is already training: a callback cannot call fit or train_on_batch "
+                          "on the model being trained (evaluate and predict are fine).")
     live = _SeedLiveState(state, variables, engine)
     bound = [v for vs in variables.values() for v in vs]
     if engine.rng is not None and state.rng is not None:

@@ -145,10 +145,13 @@ class Trainer(StatelessTrainer):
         return setup.gradient_accumulation_steps if setup is not None else None
 
     def _setup(self, what: str) -> CompileSetup:
-        setup = state_mod.of(self).setup
-        if setup is None:
+        engine = state_mod.of(self)
+        if engine.setup is None:
             raise NotCompiledError(f"You must call model.compile(...) before model.{what}().")
-        return setup
+        if what in ("fit", "train_on_batch") and engine.live is not None:
+            raise ConfigError(f"Model {self.name!r} is already training: a callback cannot call {what} on the model "
+                              "being trained (evaluate and predict are fine).")
+        return engine.setup
 
     # -- preparing a call ------------------------------------------------------------------------
     def _overridden(self, name: str) -> bool:
@@ -211,9 +214,7 @@ class Trainer(StatelessTrainer):
         trainable = self.trainable_variables
         opt = self.optimizer
         if not opt.built_for(trainable):
-            user_subset = opt.built and engine.optimizer_built_for is None and \
-                set(opt._var_ids) <= set(map(id, trainable))
-            if not user_subset:
+            if not (engine.optimizer_built_for is None and opt.built_within(trainable)):
                 state_mod.build_optimizer(self)
         for extra in jit.extra_optimizers(self):
             if not extra.built:

@@ -295,6 +295,10 @@ class Optimizer:
                     owners[a] = mine[j]
         return owners
 
+    def built_within(self, var_list) -> bool:
+        """Whether the variables were built for some (or all) of these variables."""
+        return self.built and set(self._var_ids) <= {id(v) for v in var_list}
+
     def built_for(self, var_list) -> bool:
         """Whether the variables were built for exactly these trainable variables."""
         return self.built and self._var_ids == tuple(id(v) for v in var_list)

@@ -236,3 +236,20 @@ def test_batch_begin_and_end_hooks_strictly_alternate_in_evaluate_and_predict():
     model.predict(x, batch_size=8, verbose=0, callbacks=[Both()])
     expected = [f"{k}{i}" for kind in ("t", "p") for i in range(12) for k in (f"{kind}b", f"{kind}e")]
     assert order == expected
+
+
+def test_fit_from_a_callback_of_the_same_model_is_refused_but_evaluate_works():
+    x, y = _data(32)
+    model = _model()
+    seen = {}
+
+    class Nested(kerasish.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen["evaluate"] = self.model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+            with pytest.raises(kerasish.ConfigError, match="already training"):
+                self.model.fit(x, y, verbose=0)
+
+    history = model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[Nested()])
+    # evaluate inside the fit read the live weights: its loss is the epoch's end weights'
+    assert seen["evaluate"] == pytest.approx(model.evaluate(x, y, verbose=0, return_dict=True)["loss"], rel=1e-6)
+    assert history.history["loss"]
