@@ -63,7 +63,10 @@ def default_train_step(state, data, *, compute_loss_and_updates, optimizer, upda
     (_, (loss, y_pred, non_trainable, metrics_variables)), grads = grad_fn(
         trainable, non_trainable, metrics_variables, x, y, sample_weight, training=True,
         optimizer_variables=optimizer_variables)
-    trainable, optimizer_variables = optimizer.stateless_apply(optimizer_variables, grads, trainable)
+    # optimizer_variables may also hold other optimizers' (kept by the model as attributes): passed through
+    n = len(optimizer.variables)
+    trainable, own = optimizer.stateless_apply(optimizer_variables[:n], grads, trainable)
+    optimizer_variables = list(own) + list(optimizer_variables[n:])
     logs, metrics_variables = update_metrics(metrics_variables, loss, x, y, y_pred, sample_weight)
     return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
 

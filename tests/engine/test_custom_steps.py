@@ -178,3 +178,18 @@ def test_a_step_that_applies_twice_cannot_accumulate():
     model.compile(optimizer="sgd", gradient_accumulation_steps=2)
     with pytest.raises(kerasish.ConfigError, match="exactly once"):
         model.fit(np.zeros((4, 3), "float32"), np.zeros((4, 1), "float32"), batch_size=4, verbose=0)
+
+
+def test_the_default_step_passes_other_optimizers_variables_through():
+    """A model holding a second (built) optimizer trains with the default step; that optimizer's
+    variables ride along in the state unchanged."""
+    kerasish.utils.set_random_seed(0)
+    model = kerasish.Sequential([kerasish.Input((3,)), kerasish.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.spare = kerasish.optimizers.Adam()
+    model.spare.build(model.trainable_variables)
+    before = [np.asarray(v.value) for v in model.spare.variables]
+    model.fit(np.ones((8, 3), "float32"), np.ones((8, 1), "float32"), batch_size=4, verbose=0)
+    assert int(model.optimizer.iterations.value) == 2
+    for v, b in zip(model.spare.variables, before, strict=True):
+        np.testing.assert_array_equal(np.asarray(v.value), b)
