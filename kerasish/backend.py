@@ -133,7 +133,7 @@ class Variable:
         self.constraint = constraint
         self.autocast = autocast
         self.path = name
-        self._live: LiveState | None = None
+        self._binding: LiveState | None = None
 
     # -- value access -------------------------------------------------------------
     def _current(self):
@@ -141,8 +141,8 @@ class Variable:
         scope = current_scope()
         if scope is not None and id(self) in scope.values:
             return scope.values[id(self)]
-        if self._live is not None:
-            return self._live.read(self)
+        if self._binding is not None:
+            return self._binding.read(self)
         return self._value
 
     @property
@@ -172,8 +172,8 @@ class Variable:
                 f"Variable {self.path!r} was assigned a traced value outside a StatelessScope that maps it: inside "
                 "jax.jit or jax.grad, update variables statelessly (stateless_call, metric.stateless_update_state, "
                 "optimizer.stateless_apply) or within a StatelessScope(state_mapping=[(variable, value), ...]).")
-        if self._live is not None:
-            self._live.write(self, value)
+        if self._binding is not None:
+            self._binding.write(self, value)
         else:
             self._value = value
 
@@ -188,7 +188,7 @@ class Variable:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        v = self._value if self._value is not None else self._live.read(self)
+        v = self._value if self._value is not None else self._binding.read(self)
         return tuple(v.shape)
 
     @property
@@ -197,7 +197,7 @@ class Variable:
 
     @property
     def dtype(self):
-        v = self._value if self._value is not None else self._live.read(self)
+        v = self._value if self._value is not None else self._binding.read(self)
         return v.dtype
 
     @property
@@ -210,13 +210,13 @@ class Variable:
 
     # -- binding to a training loop's state ------------------------------------------
     def _bind(self, live: LiveState) -> None:
-        self._live = live
+        self._binding = live
         self._value = None  # the live state owns the buffer now (it may be donated)
 
     def _unbind(self) -> None:
-        if self._live is not None:
-            self._value = self._live.read(self)
-            self._live = None
+        if self._binding is not None:
+            self._value = self._binding.read(self)
+            self._binding = None
 
     def __jax_array__(self):
         return self.value

@@ -237,15 +237,6 @@ class ArrayData:
                 yield Call((data, None), k, True, stop - first)
             step += k
 
-    def batches(self, rng: np.random.Generator | None = None) -> Iterator[tuple]:
-        order = rng.permutation(self.n) if (self.shuffle and rng is not None) else None
-        for step, start in enumerate(range(0, self.n, self.batch_size)):
-            if self.max_steps is not None and step >= self.max_steps:
-                return
-            stop = min(start + self.batch_size, self.n)
-            index = order[start:stop] if order is not None else slice(start, stop)
-            yield take(self.x, index), take(self.y, index), take(self.sample_weight, index)
-
 
 def split_validation(x, y, sample_weight, fraction: float):
     """Keras's validation_split: the last ``fraction`` of the samples, taken before any shuffling."""

@@ -173,11 +173,6 @@ class CompileLoss:
             tracker.update_state(value, sample_weight=rows)
 
 
-def resolve_accuracy_kind(loss=None, output_shape=None, target_shape=None) -> type:
-    """The accuracy class ``"accuracy"`` stands for (see :func:`resolve_accuracy`)."""
-    return resolve_accuracy(loss, output_shape, target_shape)
-
-
 def resolve_accuracy(
     loss=None,
     output_shape: Sequence[int | None] | None = None,

@@ -84,11 +84,6 @@ class SlicedLogs(Mapping):
         return len(self._stacked.device)
 
 
-def stack_batches(batches: list):
-    """Stack host batches of one shape into one with a leading axis of ``len(batches)``."""
-    return jax.tree.map(lambda *parts: np.stack(parts), *batches)
-
-
 def _agreed(k: int) -> int:
     """Process 0's choice, in a multi-process run: every process must run the same programs."""
     if jax.process_count() == 1:

@@ -26,8 +26,6 @@ from __future__ import annotations
 import contextlib
 from typing import Any, NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from kerasish.backend import LiveState, Variable
@@ -132,29 +130,10 @@ def optimizer_current(model) -> bool:
 
 
 # -- gathering and binding ---------------------------------------------------------------------------
-def groups(model, optimizer: bool = True, metrics: bool = True) -> dict[str, list[Variable]]:
-    """The variables each list field of a TrainState holds, by field name."""
-    out = {"trainable": list(model.trainable_variables), "non_trainable": list(model.non_trainable_variables),
-           "optimizer": list(model.optimizer.variables) if optimizer and model.optimizer is not None else [],
-           "metrics": list(model.metrics_variables) if metrics else []}
-    return out
-
-
 def gather(variables: dict[str, list[Variable]], rng=None, step=None) -> TrainState:
-    """A TrainState of the variables' current values (not copies: see :func:`copy_for_donation`)."""
+    """A TrainState of the variables' current values (not copies: ``jit.initial_state`` copies what a step donates)."""
     return TrainState(*([v.value for v in variables[k]] for k in ("trainable", "non_trainable", "optimizer",
                                                                    "metrics")), rng, step)
-
-
-def copy_for_donation(state: TrainState) -> TrainState:
-    """A TrainState whose arrays are fresh copies, so that a step may donate (reuse) them while the
-    variables keep theirs. One jitted program: copying leaf by leaf would run one per leaf."""
-    return _copy(state)
-
-
-@jax.jit
-def _copy(state):
-    return jax.tree.map(jnp.copy, state)
 
 
 @contextlib.contextmanager
