@@ -338,6 +338,15 @@ EXPECTED_ALIAS_CLASSES = {
     "hinge": "Hinge",
     "poisson": "Poisson",
     "cosine_similarity": "CosineSimilarity",
+    "squared_hinge": "SquaredHinge",
+    "categorical_hinge": "CategoricalHinge",
+    "binary_focal_crossentropy": "BinaryFocalCrossentropy",
+    "categorical_focal_crossentropy": "CategoricalFocalCrossentropy",
+    "categorical_generalized_cross_entropy": "CategoricalGeneralizedCrossEntropy",
+    "circle": "Circle",
+    "ctc": "CTC",
+    "dice": "Dice",
+    "tversky": "Tversky",
 }
 
 

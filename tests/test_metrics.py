@@ -390,6 +390,17 @@ EXPECTED_ALIAS_CLASSES = {
     "kld": "KLDivergence",
     "poisson": "Poisson",
     "hinge": "Hinge",
+    "squared_hinge": "SquaredHinge",
+    "categorical_hinge": "CategoricalHinge",
+    "cosine_similarity": "CosineSimilarity",
+    "log_cosh_error": "LogCoshError",
+    "r2_score": "R2Score",
+    "pearson_correlation": "PearsonCorrelation",
+    "concordance_correlation": "ConcordanceCorrelation",
+    "true_positives": "TruePositives",
+    "false_positives": "FalsePositives",
+    "true_negatives": "TrueNegatives",
+    "false_negatives": "FalseNegatives",
 }
 NOT_IN_KERAS = {"rmse", "fbeta_score", "kld"}  # our extra aliases
 

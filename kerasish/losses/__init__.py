@@ -49,6 +49,15 @@ from kerasish.losses.classes import (
     Poisson,
     SparseCategoricalCrossentropy,
 )
+from kerasish.losses.ctc import CTC, ctc
+from kerasish.losses.focal import (
+    BinaryFocalCrossentropy,
+    CategoricalFocalCrossentropy,
+    CategoricalGeneralizedCrossEntropy,
+    binary_focal_crossentropy,
+    categorical_focal_crossentropy,
+    categorical_generalized_cross_entropy,
+)
 from kerasish.losses.functions import (
     binary_crossentropy,
     categorical_crossentropy,
@@ -64,6 +73,8 @@ from kerasish.losses.functions import (
     poisson,
     sparse_categorical_crossentropy,
 )
+from kerasish.losses.margin import CategoricalHinge, Circle, SquaredHinge, categorical_hinge, circle, squared_hinge
+from kerasish.losses.overlap import Dice, Tversky, dice, tversky
 
 # --------------------------------------------------------------------------- lookup
 
@@ -85,6 +96,15 @@ _CLASSES: dict[str, type[Loss]] = {
         Hinge,
         Poisson,
         CosineSimilarity,
+        SquaredHinge,
+        CategoricalHinge,
+        BinaryFocalCrossentropy,
+        CategoricalFocalCrossentropy,
+        CategoricalGeneralizedCrossEntropy,
+        Circle,
+        CTC,
+        Dice,
+        Tversky,
     )
 }
 
@@ -104,6 +124,15 @@ _FUNCTIONS: dict[str, Callable] = {
         hinge,
         poisson,
         cosine_similarity,
+        squared_hinge,
+        categorical_hinge,
+        binary_focal_crossentropy,
+        categorical_focal_crossentropy,
+        categorical_generalized_cross_entropy,
+        circle,
+        ctc,
+        dice,
+        tversky,
     )
 }
 
@@ -130,6 +159,15 @@ _ALIASES: dict[str, type[Loss]] = {
     "hinge": Hinge,
     "poisson": Poisson,
     "cosine_similarity": CosineSimilarity,
+    "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge,
+    "binary_focal_crossentropy": BinaryFocalCrossentropy,
+    "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
+    "categorical_generalized_cross_entropy": CategoricalGeneralizedCrossEntropy,
+    "circle": Circle,
+    "ctc": CTC,
+    "dice": Dice,
+    "tversky": Tversky,
 }
 
 ALL_LOSS_NAMES: tuple[str, ...] = tuple(_ALIASES)

@@ -177,8 +177,12 @@ class Loss:
         pred_mask = get_mask(y_pred)
         y_true = jnp.asarray(y_true).astype(self.dtype)
         y_pred = jnp.asarray(y_pred).astype(self.dtype)
-        values = self.call(y_true, y_pred).astype(self.dtype)
+        values = self.call(y_true, y_pred)
+        out_mask = get_mask(values)  # a loss function may mask its own outputs (Circle leaves out zero losses)
+        values = values.astype(self.dtype)
         mask = self.compute_mask(y_true, y_pred)
+        if out_mask is not None and jnp.shape(out_mask) == values.shape:
+            mask = out_mask if mask is None else jnp.logical_and(mask, out_mask)
         if pred_mask is not None and pred_mask.shape == values.shape:
             mask = pred_mask if mask is None else jnp.logical_and(mask, pred_mask)
         if row_mask is not None and values.ndim >= 1:

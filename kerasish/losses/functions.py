@@ -146,9 +146,14 @@ def hinge(y_true, y_pred) -> jax.Array:
     they are mapped to -1/1 first, as Keras does.
     """
     y_true, y_pred = _prepare(y_true, y_pred)
-    is_binary = jnp.all((y_true == 0) | (y_true == 1))
-    y_true = jnp.where(is_binary, 2.0 * y_true - 1.0, y_true)
+    y_true = _hinge_labels(y_true)
     return jnp.mean(jnp.maximum(1.0 - y_true * y_pred, 0.0), axis=-1)
+
+
+def _hinge_labels(y_true: jax.Array) -> jax.Array:
+    """-1/1 labels: a batch whose labels are all 0 or 1 is mapped to -1/1, any other is left as it is."""
+    is_binary = jnp.all((y_true == 0) | (y_true == 1))
+    return jnp.where(is_binary, 2.0 * y_true - 1.0, y_true)
 
 
 def poisson(y_true, y_pred) -> jax.Array:

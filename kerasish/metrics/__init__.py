@@ -1,14 +1,18 @@
 """Metrics, split by family as Keras splits them (see each module), and their lookup by name.
 
 - :mod:`.base`: the :class:`Metric` contract (stateful and stateless, over Variables);
-- :mod:`.reduction`: ``Mean``, ``MeanMetricWrapper``;
+- :mod:`.reduction`: ``Mean``, ``Sum``, ``MeanMetricWrapper``;
 - :mod:`.accuracy`: ``Accuracy`` and the binary, categorical, sparse and top-k accuracies;
-- :mod:`.regression`: mean squared / absolute / percentage / log errors, RMSE;
-- :mod:`.probabilistic`: crossentropies, KL divergence, Poisson, hinge;
+- :mod:`.regression`: mean squared / absolute / percentage / log errors, RMSE, log-cosh, cosine similarity, R²;
+- :mod:`.probabilistic`: crossentropies, KL divergence, Poisson, the hinges;
 - :mod:`.confusion`: ``Precision``, ``Recall``, ``AUC``;
-- :mod:`.f_score`: ``FBetaScore``, ``F1Score``.
+- :mod:`.counts`: ``TruePositives`` & co., ``SensitivityAtSpecificity`` & co.;
+- :mod:`.f_score`: ``FBetaScore``, ``F1Score``;
+- :mod:`.iou`: ``IoU``, ``MeanIoU``, ``BinaryIoU``, ``OneHotIoU``, ``OneHotMeanIoU``;
+- :mod:`.correlation`: ``PearsonCorrelation``, ``ConcordanceCorrelation``.
 
-The numbers (sample weights included) follow Keras 3.
+The numbers (sample weights included) follow Keras 3. As in Keras, the per-sample loss functions
+(``binary_crossentropy``, ``hinge``, ``mean_squared_error``, ...) are metric functions too.
 """
 
 from __future__ import annotations
@@ -18,6 +22,24 @@ from typing import Any
 
 from kerasish import losses as losses_lib
 from kerasish.errors import ConfigError, unknown_identifier
+from kerasish.losses import (
+    binary_crossentropy,
+    binary_focal_crossentropy,
+    categorical_crossentropy,
+    categorical_focal_crossentropy,
+    categorical_hinge,
+    hinge,
+    huber,
+    kl_divergence,
+    log_cosh,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
+    poisson,
+    sparse_categorical_crossentropy,
+    squared_hinge,
+)
 from kerasish.metrics.accuracy import (
     Accuracy,
     BinaryAccuracy,
@@ -34,32 +56,62 @@ from kerasish.metrics.accuracy import (
 )
 from kerasish.metrics.base import Metric
 from kerasish.metrics.confusion import AUC, Precision, Recall, confusion_counts
+from kerasish.metrics.correlation import (
+    ConcordanceCorrelation,
+    PearsonCorrelation,
+    concordance_correlation,
+    pearson_correlation,
+)
+from kerasish.metrics.counts import (
+    FalseNegatives,
+    FalsePositives,
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
+    TrueNegatives,
+    TruePositives,
+)
 from kerasish.metrics.f_score import F1Score, FBetaScore
+from kerasish.metrics.iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
 from kerasish.metrics.probabilistic import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
+    CategoricalHinge,
     Hinge,
     KLDivergence,
     Poisson,
     SparseCategoricalCrossentropy,
+    SquaredHinge,
 )
-from kerasish.metrics.reduction import Mean, MeanMetricWrapper
+from kerasish.metrics.reduction import Mean, MeanMetricWrapper, Sum
 from kerasish.metrics.regression import (
+    CosineSimilarity,
+    LogCoshError,
     MeanAbsoluteError,
     MeanAbsolutePercentageError,
     MeanSquaredError,
     MeanSquaredLogarithmicError,
+    R2Score,
     RootMeanSquaredError,
 )
 
 __all__ = [
-    "AUC", "Accuracy", "BinaryAccuracy", "BinaryCrossentropy", "CategoricalAccuracy", "CategoricalCrossentropy",
-    "F1Score", "FBetaScore", "Hinge", "KLDivergence", "Mean", "MeanAbsoluteError", "MeanAbsolutePercentageError",
-    "MeanMetricWrapper", "MeanSquaredError", "MeanSquaredLogarithmicError", "Metric", "Poisson", "Precision",
-    "Recall", "RootMeanSquaredError", "SparseCategoricalAccuracy", "SparseCategoricalCrossentropy",
-    "SparseTopKCategoricalAccuracy", "TopKCategoricalAccuracy", "accuracy", "binary_accuracy",
-    "categorical_accuracy", "confusion_counts", "deserialize", "get", "serialize", "sparse_categorical_accuracy",
-    "sparse_top_k_categorical_accuracy", "top_k_categorical_accuracy",
+    "AUC", "Accuracy", "BinaryAccuracy", "BinaryCrossentropy", "BinaryIoU", "CategoricalAccuracy",
+    "CategoricalCrossentropy", "CategoricalHinge", "ConcordanceCorrelation", "CosineSimilarity", "F1Score",
+    "FBetaScore", "FalseNegatives", "FalsePositives", "Hinge", "IoU", "KLDivergence", "LogCoshError", "Mean",
+    "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanIoU", "MeanMetricWrapper", "MeanSquaredError",
+    "MeanSquaredLogarithmicError", "Metric", "OneHotIoU", "OneHotMeanIoU", "PearsonCorrelation", "Poisson",
+    "Precision", "PrecisionAtRecall", "R2Score", "Recall", "RecallAtPrecision", "RootMeanSquaredError",
+    "SensitivityAtSpecificity", "SparseCategoricalAccuracy", "SparseCategoricalCrossentropy",
+    "SparseTopKCategoricalAccuracy", "SpecificityAtSensitivity", "SquaredHinge", "Sum", "TopKCategoricalAccuracy",
+    "TrueNegatives", "TruePositives", "accuracy", "binary_accuracy", "binary_crossentropy",
+    "binary_focal_crossentropy", "categorical_accuracy", "categorical_crossentropy", "categorical_focal_crossentropy",
+    "categorical_hinge", "concordance_correlation", "confusion_counts", "deserialize", "get", "hinge", "huber",
+    "kl_divergence", "log_cosh", "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
+    "mean_squared_logarithmic_error", "pearson_correlation", "poisson", "serialize", "sparse_categorical_accuracy",
+    "sparse_categorical_crossentropy", "sparse_top_k_categorical_accuracy", "squared_hinge",
+    "top_k_categorical_accuracy",
 ]
 
 _CLASSES: dict[str, type[Metric]] = {
@@ -89,6 +141,27 @@ _CLASSES: dict[str, type[Metric]] = {
         KLDivergence,
         Poisson,
         Hinge,
+        Sum,
+        TruePositives,
+        FalsePositives,
+        TrueNegatives,
+        FalseNegatives,
+        SensitivityAtSpecificity,
+        SpecificityAtSensitivity,
+        PrecisionAtRecall,
+        RecallAtPrecision,
+        IoU,
+        BinaryIoU,
+        MeanIoU,
+        OneHotIoU,
+        OneHotMeanIoU,
+        PearsonCorrelation,
+        ConcordanceCorrelation,
+        SquaredHinge,
+        CategoricalHinge,
+        CosineSimilarity,
+        LogCoshError,
+        R2Score,
     )
 }
 
@@ -101,6 +174,8 @@ _FUNCTIONS: dict[str, Callable] = {
         sparse_categorical_accuracy,
         top_k_categorical_accuracy,
         sparse_top_k_categorical_accuracy,
+        pearson_correlation,
+        concordance_correlation,
     )
 } | losses_lib._FUNCTIONS
 
@@ -134,6 +209,17 @@ _ALIASES: dict[str, type[Metric]] = {
     "kld": KLDivergence,
     "poisson": Poisson,
     "hinge": Hinge,
+    "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge,
+    "cosine_similarity": CosineSimilarity,
+    "log_cosh_error": LogCoshError,
+    "r2_score": R2Score,
+    "pearson_correlation": PearsonCorrelation,
+    "concordance_correlation": ConcordanceCorrelation,
+    "true_positives": TruePositives,
+    "false_positives": FalsePositives,
+    "true_negatives": TrueNegatives,
+    "false_negatives": FalseNegatives,
 }
 
 ALL_METRIC_NAMES: tuple[str, ...] = ("accuracy", "acc", *_ALIASES)

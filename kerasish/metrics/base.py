@@ -29,6 +29,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from kerasish import initializers
 from kerasish.backend import StatelessScope, Variable
@@ -161,7 +162,7 @@ class Metric:
             raise NotImplementedError(f"{type(self).__name__} must override update_state().")
         if self._state_keys is None:
             y_pred = _y_pred_of(args, kwargs)
-            self.build(None if y_pred is None else jnp.shape(y_pred))
+            self.build(None if y_pred is None else np.shape(y_pred))
         new = self._update(self._state(), *args, **kwargs)
         for name, var in zip(self._state_keys, self._variables):
             var.assign(new[name])
@@ -204,7 +205,7 @@ class Metric:
         """``update_state`` as a pure function: the new values of ``metric_variables``."""
         if self._pure and self._state_keys is None:
             y_pred = _y_pred_of(args, kwargs)
-            self.build(None if y_pred is None else jnp.shape(y_pred))
+            self.build(None if y_pred is None else np.shape(y_pred))
         with StatelessScope(self._mapping(metric_variables, "stateless_update_state")) as scope:
             self.update_state(*args, **kwargs)
         return [scope.values[id(v)] for v in self.variables]

@@ -1,4 +1,4 @@
-"""Probabilistic metrics (crossentropies, KL divergence, Poisson) and the hinge metric."""
+"""Probabilistic metrics (crossentropies, KL divergence, Poisson) and the hinge metrics."""
 
 from __future__ import annotations
 
@@ -78,3 +78,17 @@ class Hinge(MeanMetricWrapper):
 
     def __init__(self, name="hinge", dtype=None):
         super().__init__(losses_lib.hinge, name=name, dtype=dtype)
+
+
+class SquaredHinge(MeanMetricWrapper):
+    """Mean squared hinge loss over samples (see ``losses.squared_hinge``)."""
+
+    def __init__(self, name="squared_hinge", dtype=None):
+        super().__init__(losses_lib.squared_hinge, name=name, dtype=dtype)
+
+
+class CategoricalHinge(MeanMetricWrapper):
+    """Mean categorical hinge loss over samples (see ``losses.categorical_hinge``)."""
+
+    def __init__(self, name="categorical_hinge", dtype=None):
+        super().__init__(losses_lib.categorical_hinge, name=name, dtype=dtype)

@@ -15,22 +15,46 @@ from kerasish.losses import divide_no_nan, match_rank
 from kerasish.metrics.base import Metric, State
 
 
-def _samplewise(values: jax.Array, sample_weight, dtype) -> tuple[jax.Array, jax.Array | None]:
-    """Per-sample values (and weights) as Keras's mean metrics reduce them."""
+def _samplewise(values: jax.Array, sample_weight, dtype, reduce=jnp.mean) -> tuple[jax.Array, jax.Array | None]:
+    """Per-sample values (and weights) as Keras's mean (``reduce=jnp.mean``) and sum metrics reduce them."""
     values = jnp.asarray(values).astype(dtype)
     if sample_weight is not None:
         weights = jnp.asarray(sample_weight).astype(dtype)
         values, weights = match_rank(values, weights)
         if values.ndim > weights.ndim:
-            values = jnp.mean(values, axis=tuple(range(weights.ndim, values.ndim)))
+            values = reduce(values, axis=tuple(range(weights.ndim, values.ndim)))
         weights = jnp.broadcast_to(weights, values.shape)
         values = values * weights
         if weights.ndim > 1:
-            weights = jnp.mean(weights, axis=tuple(range(1, weights.ndim)))
+            weights = reduce(weights, axis=tuple(range(1, weights.ndim)))
         sample_weight = weights
     if values.ndim > 1:
-        values = jnp.mean(values, axis=tuple(range(1, values.ndim)))
+        values = reduce(values, axis=tuple(range(1, values.ndim)))
     return values, sample_weight
+
+
+class Sum(Metric):
+    """The (weighted) sum of the values given to ``update_state(values, sample_weight=None)``.
+
+    Example:
+
+    >>> m = Sum()
+    >>> m.update_state([1.0, 3.0, 5.0], sample_weight=[1.0, 0.0, 2.0])
+    >>> m.result()  # 11.0
+    """
+
+    def __init__(self, name="sum", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def _init(self, y_pred_shape=None) -> State:
+        return {"total": self._zeros()}
+
+    def _update(self, state: State, values, sample_weight=None) -> State:
+        values, _ = _samplewise(values, sample_weight, self.dtype, reduce=jnp.sum)
+        return {"total": state["total"] + jnp.sum(values)}
+
+    def _result(self, state: State) -> jax.Array:
+        return state["total"]
 
 
 class Mean(Metric):
