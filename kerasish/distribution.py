@@ -45,6 +45,12 @@ def list_devices(device_type: str | None = None) -> list[str]:
     return [f"{d.platform}:{d.id}" for d in devices]
 
 
+def get_device_count(device_type: str | None = None) -> int:
+    """How many devices :func:`list_devices` lists: of ``device_type`` (``"cpu"``, ``"gpu"``, ``"tpu"``), or
+    of the default backend (an accelerator if there is one, else the CPU)."""
+    return len(list_devices(device_type))
+
+
 def _resolve_devices(devices) -> list:
     if devices is None:
         return list(jax.devices())
@@ -81,6 +87,65 @@ class DeviceMesh:
                               f"were given ({[f'{d.platform}:{d.id}' for d in devs]}).")
         self.shape, self.axis_names, self.devices = shape, axis_names, devs
         self.mesh = Mesh(np.asarray(devs, dtype=object).reshape(shape), axis_names)
+
+
+class TensorLayout:
+    """How one tensor is split over a :class:`DeviceMesh`: a mesh axis name (or None) per tensor axis.
+
+    The mesh may come later (``layout.device_mesh = mesh``, once). :attr:`backend_layout` is the
+    ``jax.sharding.NamedSharding`` it stands for.
+
+    Args:
+        axes: one mesh axis name or None per tensor axis, e.g. ``(None, "model")``.
+        device_mesh: the mesh, or None for now.
+    """
+
+    def __init__(self, axes, device_mesh: DeviceMesh | None = None):
+        self._axes = tuple(axes)
+        self._device_mesh = None
+        if device_mesh is not None:
+            self.device_mesh = device_mesh
+
+    @property
+    def axes(self) -> tuple:
+        return self._axes
+
+    @property
+    def device_mesh(self) -> DeviceMesh | None:
+        return self._device_mesh
+
+    @device_mesh.setter
+    def device_mesh(self, device_mesh: DeviceMesh) -> None:
+        if self._device_mesh is not None:
+            raise ConfigError(f"TensorLayout: the device mesh is already set ({self._device_mesh!r}); it cannot be "
+                              "replaced.")
+        unknown = sorted(a for a in set(self._axes) - {None} if a not in device_mesh.axis_names)
+        if unknown:
+            raise ConfigError(f"TensorLayout: axes {unknown} are not axes of the mesh {list(device_mesh.axis_names)}.")
+        self._device_mesh = device_mesh
+
+    @property
+    def backend_layout(self) -> NamedSharding:
+        if self._device_mesh is None:
+            raise ConfigError(f"TensorLayout{self._axes}: set its device_mesh before using it.")
+        return NamedSharding(self._device_mesh.mesh, PartitionSpec(*self._axes))
+
+    def __repr__(self) -> str:
+        return f"<TensorLayout axes={self._axes}, device_mesh={self._device_mesh}>"
+
+
+def distribute_tensor(tensor, layout):
+    """``tensor`` laid out as ``layout`` says (a :class:`TensorLayout` with a mesh, or a
+    ``jax.sharding.Sharding``): placed on the devices eagerly, a sharding constraint inside ``jax.jit``.
+    """
+    sharding = layout.backend_layout if isinstance(layout, TensorLayout) else layout
+    if not isinstance(sharding, jax.sharding.Sharding):
+        raise ConfigError(f"distribute_tensor: layout must be a TensorLayout or a jax Sharding, got {layout!r}.")
+    if isinstance(tensor, jax.core.Tracer):
+        return jax.lax.with_sharding_constraint(tensor, sharding)
+    if isinstance(tensor, jax.Array) and tensor.sharding.is_equivalent_to(sharding, tensor.ndim):
+        return tensor
+    return jax.device_put(tensor, sharding)
 
 
 class Distribution:
@@ -202,6 +267,8 @@ class LayoutMap:
             re.compile(pattern)
         except re.error as e:
             raise ConfigError(f"LayoutMap: {pattern!r} is not a regular expression ({e}).") from None
+        if isinstance(spec, TensorLayout):  # Keras's form; its mesh, if set, must be this map's
+            spec = spec.axes
         spec = tuple(spec) if isinstance(spec, (list, tuple)) else (spec,)
         unknown = [a for a in spec if a is not None and a not in self.device_mesh.axis_names]
         if unknown:

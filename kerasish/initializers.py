@@ -16,7 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kerasish.errors import ConfigError, unknown_identifier
+from kerasish.errors import ConfigError, InputError, unknown_identifier
+from kerasish.utils.random import next_seed
 
 
 def _host_rng(key) -> np.random.Generator:
@@ -35,8 +36,11 @@ def _truncated_normal(rng: np.random.Generator, shape, lower=-2.0, upper=2.0) ->
     return out
 
 
-def _fans(shape) -> tuple[int, int]:
-    """Keras's fans: a kernel ``(..., in, out)`` has a receptive field of the leading dims."""
+def _fans(shape, input_axes=None, output_axes=None) -> tuple[int, int]:
+    """Keras's fans: a kernel ``(..., in, out)`` has a receptive field of the leading dims; with both
+    ``input_axes`` and ``output_axes`` given, the products of those axes' sizes."""
+    if input_axes is not None and output_axes is not None:
+        return math.prod(shape[a] for a in input_axes), math.prod(shape[a] for a in output_axes)
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -51,10 +55,34 @@ class Initializer:
     def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
         raise NotImplementedError("Initializer subclasses override sample()")
 
-    def __call__(self, key, shape, dtype=jnp.float32):
+    def __call__(self, *args, **kwargs):
+        """``init(key, shape, dtype=float32)`` (jax.nn.initializers's form) or ``init(shape, dtype=None)``.
+
+        The second is Keras's standalone form: the key is the initializer's ``seed`` if it has an int one
+        (the same values at every call, as Keras), else a fresh one from the global seed stream.
+        """
+        key, shape, dtype = self._call_args(args, kwargs)
         shape = tuple(int(d) for d in shape)
         # Cast and transfer from the host: jnp.asarray would compile a program per shape.
         return jax.device_put(np.asarray(self.sample(_host_rng(key), shape), dtype=jnp.dtype(dtype)))
+
+    def _call_args(self, args, kwargs):
+        kwargs = dict(kwargs)
+        keras_form = ("key" not in kwargs and (not args and "shape" in kwargs)
+                      or (args and isinstance(args[0], (tuple, list, int, np.integer))))
+        if not keras_form:
+            names = ("key", "shape", "dtype")
+            bound = dict(zip(names, args), **kwargs)
+            if "key" not in bound or "shape" not in bound:
+                raise InputError(f"{type(self).__name__}: call it as init(key, shape, dtype) or "
+                                 f"init(shape, dtype=None); got args={args!r}, kwargs={kwargs!r}.")
+            return bound["key"], bound["shape"], bound.get("dtype") or jnp.float32
+        bound = dict(zip(("shape", "dtype"), args), **kwargs)
+        shape = bound["shape"]
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else shape
+        seed = getattr(self, "seed", None)
+        seed = seed if isinstance(seed, (int, np.integer)) else next_seed()
+        return np.array([0, int(seed)], np.uint32), shape, bound.get("dtype") or jnp.float32
 
     def get_config(self) -> dict:
         return {}
@@ -119,16 +147,18 @@ class TruncatedNormal(Initializer):
 
 
 class VarianceScaling(Initializer):
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
+                 output_axes=None):
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ConfigError(f"VarianceScaling mode must be fan_in, fan_out or fan_avg, got {mode!r}.")
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform", "normal"):
             raise ConfigError(f"VarianceScaling distribution must be truncated_normal, untruncated_normal or "
                               f"uniform, got {distribution!r}.")
         self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, seed
+        self.input_axes, self.output_axes = input_axes, output_axes
 
     def sample(self, rng, shape):
-        fan_in, fan_out = _fans(shape)
+        fan_in, fan_out = _fans(shape, self.input_axes, self.output_axes)
         fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         variance = self.scale / max(1.0, fan)
         if self.distribution == "uniform":
@@ -140,16 +170,17 @@ class VarianceScaling(Initializer):
         return math.sqrt(variance) / 0.87962566103423978 * _truncated_normal(rng, shape)
 
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed,
+                "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 def _vs(scale, mode, distribution):
     class _Named(VarianceScaling):
-        def __init__(self, seed=None):
-            super().__init__(scale, mode, distribution, seed)
+        def __init__(self, seed=None, input_axes=None, output_axes=None):
+            super().__init__(scale, mode, distribution, seed, input_axes, output_axes)
 
         def get_config(self):
-            return {"seed": self.seed}
+            return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
     return _Named
 
@@ -210,6 +241,74 @@ class Identity(Initializer):
         return {"gain": self.gain}
 
 
+class STFT(Initializer):
+    """Kernels of a Conv1D that computes a short-time Fourier transform (Keras's ``STFT``).
+
+    For a kernel shape ``(frame_length, channels, fft_bins)`` the values are
+    ``cos(-2π·t·f / n_fft)`` (``side="real"``) or ``sin(...)`` (``side="imag"``) with
+    ``n_fft = 2·(fft_bins - 1)``, times the window and divided by the window's L2 norm
+    (``scaling="density"``) or L1 norm (``"spectrum"``). Deterministic: ``key`` is ignored.
+
+    Args:
+        side: ``"real"`` or ``"imag"``.
+        window: a ``scipy.signal.get_window`` name (``"hann"``, ``"hamming"``, ...), the window's values
+            (length ``frame_length``) or None.
+        scaling: ``"density"``, ``"spectrum"`` or None.
+        periodic: use the periodic form of a named window (scipy's ``fftbins=True``).
+    """
+
+    def __init__(self, side="real", window="hann", scaling="density", periodic=False):
+        if side not in ("real", "imag"):
+            raise ConfigError(f"STFT: side must be 'real' or 'imag', got side={side!r}.")
+        if scaling is not None and scaling not in ("density", "spectrum"):
+            raise ConfigError(f"STFT: scaling must be None, 'density' or 'spectrum', got scaling={scaling!r}.")
+        if isinstance(window, str):
+            _window(window, 1, False)  # an unknown name fails here, not at the first build
+        self.side, self.window, self.scaling, self.periodic = side, window, scaling, periodic
+
+    def sample(self, rng, shape):
+        if len(shape) != 3:
+            raise ConfigError(f"STFT initializer needs a shape (frame_length, channels, fft_bins), got {shape}.")
+        frame_length, _, bins = shape
+        n_fft = (bins - 1) * 2
+        t = np.arange(frame_length, dtype=np.float64).reshape(frame_length, 1, 1)
+        f = np.arange(bins, dtype=np.float64).reshape(1, 1, bins)
+        angle = -2.0 * np.pi * t * f / n_fft
+        kernel = np.cos(angle) if self.side == "real" else np.sin(angle)
+        if self.window is None:
+            return np.broadcast_to(kernel, shape).copy()
+        win = (_window(self.window, frame_length, self.periodic) if isinstance(self.window, str)
+               else np.asarray(self.window, np.float64))
+        if win.shape != (frame_length,):
+            raise ConfigError(f"STFT: the window must have shape ({frame_length},) (the frame length), "
+                              f"got {win.shape}.")
+        scale = {"density": np.sqrt(np.sum(win**2)), "spectrum": np.sum(np.abs(win)), None: 1.0}[self.scaling]
+        return np.broadcast_to(kernel * win.reshape(frame_length, 1, 1) / scale, shape).copy()
+
+    def get_config(self):
+        window = self.window.tolist() if isinstance(self.window, np.ndarray) else self.window
+        return {"side": self.side, "window": window, "periodic": self.periodic, "scaling": self.scaling}
+
+
+def _window(name: str, length: int, periodic: bool) -> np.ndarray:
+    from scipy.signal import get_window  # scipy comes with scikit-learn, a kerasish dependency
+
+    try:
+        return np.asarray(get_window(name, length, fftbins=periodic), np.float64)
+    except ValueError as err:
+        raise ConfigError(f"STFT: window={name!r} is not a scipy.signal window ({err}).") from None
+
+
+# Keras's other names for the classes: the lowercase forms construct one, ``glorot_uniform(seed=1)``.
+IdentityInitializer = identity = Identity
+OrthogonalInitializer = orthogonal = Orthogonal
+STFTInitializer = stft = STFT
+zeros, ones, constant = Zeros, Ones, Constant
+random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
+variance_scaling = VarianceScaling
+glorot_uniform, glorot_normal, he_normal, he_uniform = GlorotUniform, GlorotNormal, HeNormal, HeUniform
+lecun_normal, lecun_uniform = LecunNormal, LecunUniform
+
 _BY_NAME = {
     "zeros": Zeros,
     "ones": Ones,
@@ -228,8 +327,12 @@ _BY_NAME = {
     "lecun_uniform": LecunUniform,
     "orthogonal": Orthogonal,
     "identity": Identity,
+    "stft": STFT,
+    "zero": Zeros,
+    "one": Ones,
 }
 _CLASSES = {cls.__name__: cls for cls in set(_BY_NAME.values())}
+_CLASSES.update(IdentityInitializer=Identity, OrthogonalInitializer=Orthogonal, STFTInitializer=STFT)
 
 
 def get(identifier) -> Initializer:
@@ -242,13 +345,44 @@ def get(identifier) -> Initializer:
             raise unknown_identifier("initializer", identifier, list(_BY_NAME))
         return cls()
     if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = _CLASSES.get(identifier["class_name"]) or _BY_NAME.get(identifier["class_name"])
-        if cls is None:
-            raise unknown_identifier("initializer", identifier["class_name"], list(_CLASSES))
-        return cls.from_config(identifier.get("config", {}))
+        return deserialize(identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()
+    if isinstance(identifier, (np.ndarray, np.generic, jax.Array)):
+        return _FromArray(identifier)
     if callable(identifier):
         return identifier
     raise ConfigError(f"Cannot interpret {identifier!r} as an initializer.")
+
+
+class _FromArray(Initializer):
+    """``get(array)``: an initializer that returns that array (cast), for its own shape only (as Keras)."""
+
+    def __init__(self, value):
+        self.value = np.asarray(value)
+
+    def sample(self, rng, shape):
+        if tuple(shape) != self.value.shape:
+            raise InputError(f"This initializer holds an array of shape {self.value.shape}; it was asked for "
+                             f"shape={tuple(shape)}.")
+        return self.value
+
+
+def deserialize(config: dict, custom_objects: dict | None = None) -> Initializer:
+    """An initializer from ``serialize``'s (or Keras's) ``{"class_name": ..., "config": ...}``.
+
+    Args:
+        config: the dict; Keras's extra keys (``module``, ``registered_name``) are ignored.
+        custom_objects: optional ``{name: class}`` for initializers defined outside kerasish.
+    """
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ConfigError(f"A serialized initializer must be a dict with 'class_name' and 'config'; got {config!r}.")
+    name = config["class_name"]
+    custom = dict(custom_objects or {})
+    cls = custom.get(name) or _CLASSES.get(name) or _BY_NAME.get(name)
+    if cls is None:
+        raise unknown_identifier("initializer", name, sorted({*_CLASSES, *custom}))
+    return cls.from_config(config.get("config") or {})
 
 
 def serialize(init) -> dict | str:

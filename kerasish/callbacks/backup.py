@@ -105,6 +105,11 @@ class BackupAndRestore(Callback):
             raise ConfigError(f"BackupAndRestore: max_to_keep must be an int >= 1, got {max_to_keep!r}.")
         self.requires_single_steps = True  # with steps_per_execution="auto": see the class docstring
         self.backup_dir = os.path.abspath(os.fspath(backup_dir))
+        # As Keras's, backup_dir is a directory whatever its name ("run.keras" too); an existing file is refused
+        # here rather than failing inside orbax at the first save.
+        if os.path.exists(self.backup_dir) and not os.path.isdir(self.backup_dir):
+            raise ConfigError(f"BackupAndRestore: backup_dir={os.fspath(backup_dir)!r} is an existing file; "
+                              "it must be a directory (created if missing).")
         self.save_freq = save_freq
         self.delete_checkpoint = delete_checkpoint
         self.max_to_keep = max_to_keep

@@ -17,6 +17,27 @@ from kerasish.errors import ConfigError, FileFormatError
 
 _MODEL_SUFFIX = ".kerasish"
 _WEIGHTS_SUFFIX = ".weights.safetensors"
+# Keras's own file formats, which kerasish does not write yet: a name ending with one of these must not
+# silently become an orbax directory of that name.
+_KERAS_SUFFIXES = (".weights.h5", ".keras", ".h5")
+
+
+def _refuse_keras_format(filepath: str, save_weights_only: bool) -> None:
+    """A ConfigError for a Keras-format name (``.keras``, ``.h5``, ``.weights.h5``), naming what to use."""
+    suffix = next((s for s in _KERAS_SUFFIXES if filepath.endswith(s)), None)
+    if suffix is None:
+        return
+    stem = filepath[: -len(suffix)]
+    instead = stem + (_WEIGHTS_SUFFIX if save_weights_only else _MODEL_SUFFIX)
+    if suffix == ".weights.h5" and not save_weights_only:
+        how = f"{stem + _WEIGHTS_SUFFIX!r} with save_weights_only=True, or {instead!r} for the whole model"
+    else:
+        how = repr(instead)
+    raise ConfigError(
+        f"ModelCheckpoint: filepath={filepath!r} asks for Keras's {suffix!r} file format, which kerasish does not "
+        f"write yet. kerasish writes whole models as {_MODEL_SUFFIX!r} files, weights (save_weights_only=True) as "
+        f"{_WEIGHTS_SUFFIX!r} files, and orbax checkpoint directories for a path with neither suffix. "
+        f"Use {how} instead.")
 
 
 class ModelCheckpoint(Callback):
@@ -29,7 +50,9 @@ class ModelCheckpoint(Callback):
             ``save_weights_only=True``, ``.weights.safetensors`` (:meth:`Model.save_weights`).
             A path with neither suffix is a directory of orbax checkpoints (a kerasish
             addition): one ``CheckpointManager`` step per save, written asynchronously,
-            ``max_to_keep`` kept; :func:`load_checkpoint` reads them back.
+            ``max_to_keep`` kept; :func:`load_checkpoint` reads them back. Keras's own
+            formats (``.keras``, ``.h5``, ``.weights.h5``) are not written yet: such a name
+            is a ConfigError that names the kerasish suffix to use instead.
         monitor: the logged quantity that ``save_best_only`` compares.
         verbose: 1 prints a line per save.
         save_best_only: save only when ``monitor`` improved on the best so far (a template
@@ -61,26 +84,38 @@ class ModelCheckpoint(Callback):
         if max_to_keep is not None and (not isinstance(max_to_keep, int) or max_to_keep < 1):
             raise ConfigError(f"ModelCheckpoint: max_to_keep must be None or an int >= 1, got {max_to_keep!r}.")
         self.max_to_keep = max_to_keep
-        if self.filepath.endswith(_MODEL_SUFFIX):
-            if save_weights_only:
-                raise ConfigError(f"ModelCheckpoint: with save_weights_only=True the filepath must end with "
-                                  f"{_WEIGHTS_SUFFIX!r}, got {self.filepath!r}.")
-            self.kind = "model"
-        elif self.filepath.endswith(_WEIGHTS_SUFFIX):
-            if not save_weights_only:
-                raise ConfigError(f"ModelCheckpoint: a filepath ending with {_WEIGHTS_SUFFIX!r} saves weights only: "
-                                  f"pass save_weights_only=True, or end it with {_MODEL_SUFFIX!r}.")
-            self.kind = "weights"
-        else:
+        if self._always_orbax:  # OrbaxCheckpoint: a directory whatever its name
             if re.search(r"\{[^}]*\}", self.filepath):
-                raise ConfigError(f"ModelCheckpoint: {self.filepath!r} is an orbax checkpoint directory (it ends "
-                                  f"with neither {_MODEL_SUFFIX!r} nor {_WEIGHTS_SUFFIX!r}); it cannot be a template.")
+                raise ConfigError(f"{type(self).__name__}: the directory {self.filepath!r} cannot be a template.")
             self.kind = "orbax"
+        else:
+            self.kind = self._kind_of(self.filepath, save_weights_only)
         self.requires_single_steps = save_freq != "epoch"
         self.best = initial_value_threshold
         self._batches_since_save = 0
         self._epoch = 0
         self._manager = None
+
+    _always_orbax = False
+    _save_on_background = True
+
+    @staticmethod
+    def _kind_of(filepath: str, save_weights_only: bool) -> str:
+        _refuse_keras_format(filepath, save_weights_only)
+        if filepath.endswith(_MODEL_SUFFIX):
+            if save_weights_only:
+                raise ConfigError(f"ModelCheckpoint: with save_weights_only=True the filepath must end with "
+                                  f"{_WEIGHTS_SUFFIX!r}, got {filepath!r}.")
+            return "model"
+        if filepath.endswith(_WEIGHTS_SUFFIX):
+            if not save_weights_only:
+                raise ConfigError(f"ModelCheckpoint: a filepath ending with {_WEIGHTS_SUFFIX!r} saves weights only: "
+                                  f"pass save_weights_only=True, or end it with {_MODEL_SUFFIX!r}.")
+            return "weights"
+        if re.search(r"\{[^}]*\}", filepath):
+            raise ConfigError(f"ModelCheckpoint: {filepath!r} is an orbax checkpoint directory (it ends "
+                              f"with neither {_MODEL_SUFFIX!r} nor {_WEIGHTS_SUFFIX!r}); it cannot be a template.")
+        return "orbax"
 
     # -- state for BackupAndRestore --------------------------------------------------------------
     def get_state(self) -> dict:
@@ -170,7 +205,8 @@ class ModelCheckpoint(Callback):
         import orbax.checkpoint as ocp
 
         if self._manager is None:
-            options = ocp.CheckpointManagerOptions(max_to_keep=self.max_to_keep, enable_async_checkpointing=True)
+            options = ocp.CheckpointManagerOptions(max_to_keep=self.max_to_keep,
+                                                   enable_async_checkpointing=self._save_on_background)
             self._manager = ocp.CheckpointManager(os.path.abspath(self.filepath), options=options)
         model = self.model
         # Host copies: the training step donates the device buffers the async write would read.

@@ -208,7 +208,7 @@ class TensorBoard(Callback):
             return None
         try:
             return float(optimizer.learning_rate)
-        except (TypeError, ValueError):  # a schedule object before training: nothing to log
+        except (TypeError, ValueError, AttributeError):  # a schedule before training, a MultiOptimizer: none
             return None
 
     # -- weights ------------------------------------------------------------------------------------

@@ -2,7 +2,19 @@
 
 from . import schedules
 from .base import capture_gradients
+from .extra import (
+    Adafactor,
+    Ftrl,
+    Lamb,
+    ScheduleFreeAdamW,
+    scale_by_keras_adafactor,
+    scale_by_keras_ftrl,
+    scale_by_keras_lamb,
+    scale_by_keras_schedule_free_adamw,
+)
 from .loss_scale import LossScaleOptimizer, LossScaleState
+from .multi import MultiOptimizer, OptimizerMap
+from .muon import Muon, orthogonalize_via_newton_schulz
 from .optimizers import (
     SGD,
     Adadelta,
@@ -29,11 +41,23 @@ from .optimizers import (
 __all__ = [
     "SGD",
     "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "AdamW",
     "Adamax",
+    "Ftrl",
+    "Lamb",
     "Lion",
+    "MultiOptimizer",
+    "Muon",
+    "OptimizerMap",
+    "ScheduleFreeAdamW",
+    "orthogonalize_via_newton_schulz",
+    "scale_by_keras_adafactor",
+    "scale_by_keras_ftrl",
+    "scale_by_keras_lamb",
+    "scale_by_keras_schedule_free_adamw",
     "LossScaleOptimizer",
     "LossScaleState",
     "Nadam",

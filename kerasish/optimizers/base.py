@@ -32,7 +32,7 @@ from kerasish.backend import Variable
 from kerasish.errors import ConfigError, InputError
 
 from . import schedules
-from .transforms import _add_weight_decay, _find_lr_state, _inject_learning_rate, clip_by_tensor_norm
+from .transforms import _add_weight_decay, _decay_before, _find_lr_state, _inject_learning_rate, clip_by_tensor_norm
 
 LearningRate = float | schedules.LearningRateSchedule | Callable[[jax.Array], jax.Array]
 
@@ -221,13 +221,18 @@ class Optimizer:
             return [optax.clip(self.clipvalue)]
         return []
 
+    # Whether the update rule reads the parameters (Lamb's trust ratio, Ftrl, ...): Keras decays them
+    # before the rule's step, which the rule must then see.
+    _rule_reads_params = False
+
     def _transform(self, learning_rate: jax.Array) -> optax.GradientTransformation:
-        parts = [*self._clipping(), self._update_rule(learning_rate)]
-        if self.weight_decay is not None:
-            # Keras decays the parameters before the rule's step; none of its
-            # rules read the parameters, so adding the decay after is the same.
-            parts.append(_add_weight_decay(self.weight_decay, learning_rate))
-        return optax.chain(*parts)
+        rule = self._update_rule(learning_rate)
+        if self.weight_decay is None:
+            return optax.chain(*self._clipping(), rule)
+        if self._rule_reads_params:
+            return optax.chain(*self._clipping(), _decay_before(rule, self.weight_decay, learning_rate))
+        # A rule that does not read the parameters gives the same step when the decay is added after it.
+        return optax.chain(*self._clipping(), rule, _add_weight_decay(self.weight_decay, learning_rate))
 
     def to_optax(self) -> optax.GradientTransformationExtraArgs:
         """The optax transformation: clipping, update rule, weight decay, learning rate.
@@ -282,17 +287,20 @@ class Optimizer:
         mine = [position.get(i) for i in self._var_ids]
         shapes = self._var_shapes
 
-        def per_weight(node) -> bool:  # a list of slots shaped like the weights, one each
-            return (isinstance(node, (list, tuple)) and len(node) == len(mine) and len(mine) > 0
-                    and all(isinstance(a, int) for a in node)
-                    and all(tuple(self._variables[a].shape) == s for a, s in zip(node, shapes)))
+        def per_weight(node) -> bool:  # a list of slots shaped like the weights, one each (or masked out)
+            return (isinstance(node, (list, tuple)) and not isinstance(node, optax.MaskedNode)
+                    and len(node) == len(mine) and len(mine) > 0
+                    and all(isinstance(a, (int, optax.MaskedNode)) for a in node)
+                    and any(isinstance(a, int) for a in node)
+                    and all(tuple(self._variables[a].shape) == s for a, s in zip(node, shapes) if isinstance(a, int)))
 
         owners: list = [None] * n
         index = jax.tree.unflatten(self._treedef, list(range(n)))
         for node in jax.tree.leaves(index, is_leaf=per_weight):
             if per_weight(node):
                 for j, a in enumerate(node):
-                    owners[a] = mine[j]
+                    if isinstance(a, int):
+                        owners[a] = mine[j]
         return owners
 
     def built_within(self, var_list) -> bool:

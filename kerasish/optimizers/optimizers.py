@@ -441,8 +441,16 @@ class Lion(Optimizer):
 # Identifiers.
 # --------------------------------------------------------------------------
 
+# Filled further by the modules of the other optimizers (extra, muon, multi) as they are imported.
 _OPTIMIZERS = {cls.__name__: cls for cls in (SGD, RMSprop, Adagrad, Adadelta, Adam, AdamW, Nadam, Adamax, Lion)}
 _BY_LOWER_NAME = {name.lower(): cls for name, cls in _OPTIMIZERS.items()}
+
+
+def _register(*classes: type) -> None:
+    """Make optimizer classes defined in other modules known to get / deserialize by name."""
+    for cls in classes:
+        _OPTIMIZERS[cls.__name__] = cls
+        _BY_LOWER_NAME[cls.__name__.lower()] = cls
 
 
 def get(identifier: Optimizer | str | dict[str, Any]) -> Optimizer:

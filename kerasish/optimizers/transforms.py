@@ -66,6 +66,28 @@ def _add_weight_decay(weight_decay: float, learning_rate: jax.Array) -> optax.Gr
     return optax.stateless_with_tree_map(decay)
 
 
+def _decay_before(rule: optax.GradientTransformation, weight_decay, learning_rate) -> optax.GradientTransformation:
+    """``rule`` applied to parameters already decayed by Keras's ``param -= param · weight_decay · lr``.
+
+    For rules that read the parameters (Lamb, Ftrl, Adafactor, ScheduleFreeAdamW): Keras decays the
+    variables first and runs the rule on the decayed values. The returned update is the decay plus the
+    rule's update, both relative to the undecayed parameters.
+    """
+
+    def decayed(params):
+        rate = jnp.asarray(learning_rate)
+        return jax.tree.map(lambda p: p - p * jnp.asarray(weight_decay, p.dtype) * rate.astype(p.dtype), params)
+
+    def update_fn(updates, state, params=None):
+        if params is None:
+            raise ConfigError("This optimizer's update reads the parameters: pass params to update().")
+        new_params = decayed(params)
+        updates, state = rule.update(updates, state, new_params)
+        return jax.tree.map(lambda u, d, p: u + (d - p), updates, new_params, params), state
+
+    return optax.GradientTransformation(rule.init, update_fn)
+
+
 def _step_float(count: jax.Array) -> jax.Array:
     return count.astype(jnp.float32)
 
