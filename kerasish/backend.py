@@ -484,3 +484,20 @@ def merge_masks(masks):
     for m in present[1:]:
         out = jnp.logical_and(out, m)
     return out
+
+# keras.backend's settings and dtype helpers live in kerasish.settings (a leaf module); the same names here.
+from kerasish.settings import (  # noqa: E402,F401
+    backend,
+    clear_session,
+    epsilon,
+    floatx,
+    get_uid,
+    image_data_format,
+    is_float_dtype,
+    is_int_dtype,
+    is_keras_tensor,
+    result_type,
+    set_epsilon,
+    set_floatx,
+    set_image_data_format,
+)

@@ -1,8 +1,8 @@
 """Datasets with Keras 3's loaders' interface: ``(x_train, y_train), (x_test, y_test) = <set>.load_data()``.
 
 Downloaded (once, then read from the cache): `mnist`, `fashion_mnist`, `cifar10`, `cifar100`, `imdb`,
-`reuters`, `boston_housing`. Offline: `digits`, `iris`, `breast_cancer`, `diabetes` (scikit-learn's shipped
-data) and the generators in `synthetic`.
+`reuters`, `boston_housing`, `california_housing`. Offline: `digits`, `iris`, `breast_cancer`, `diabetes`
+(scikit-learn's shipped data) and the generators in `synthetic`.
 
 Downloads go through pooch and are verified against pinned hashes before they enter the cache:
 
@@ -20,6 +20,7 @@ Errors: `DatasetHashError` (a `kerasish.errors.FileFormatError`) when downloaded
 from kerasish.datasets import (
     boston_housing,
     breast_cancer,
+    california_housing,
     cifar10,
     cifar100,
     diabetes,
@@ -51,6 +52,7 @@ __all__ = [
     "boston_housing",
     "breast_cancer",
     "cache_only",
+    "california_housing",
     "cifar10",
     "cifar100",
     "data_dir",

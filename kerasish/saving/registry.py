@@ -15,13 +15,20 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import inspect
+import types
 from collections.abc import Callable, Iterator
 
 from kerasish.errors import ConfigError
 
-# "package>Name" -> class, and back. Filled by @register_serializable.
+# "package>Name" -> class, and back. Filled by @register_serializable; it is also the dict
+# get_custom_objects() returns (as Keras's GLOBAL_CUSTOM_OBJECTS), so users may add entries by hand.
 _REGISTERED: dict[str, type] = {}
 _NAMES: dict[type, str] = {}
+# The dicts of the custom_object_scope blocks active in this context, innermost last.
+_SCOPES: contextvars.ContextVar[tuple[dict, ...]] = contextvars.ContextVar("kerasish_custom_object_scopes",
+                                                                             default=())
+# keras.config.enable_unsafe_deserialization(): safe mode off everywhere, whatever a loader is given.
+_UNSAFE_DESERIALIZATION = False
 # kerasish's own layers and models by class name, filled as they are defined.
 _BUILTINS: dict[str, type] = {}
 
@@ -75,9 +82,9 @@ def register_serializable(package: str = "Custom", name: str | None = None) -> C
         raise ConfigError(f"register_serializable: package must be a non-empty string without '>', got {package!r}.")
 
     def decorator(cls: type) -> type:
-        if not isinstance(cls, type):
-            raise ConfigError(f"register_serializable decorates classes, got {cls!r}.")
-        if not hasattr(cls, "get_config"):
+        if not isinstance(cls, (type, types.FunctionType)):
+            raise ConfigError(f"register_serializable decorates classes and functions, got {cls!r}.")
+        if isinstance(cls, type) and not hasattr(cls, "get_config"):
             raise ConfigError(f"Cannot register {cls.__name__}: it has no get_config() method.")
         key = f"{package}>{name or cls.__name__}"
         old = _REGISTERED.get(key)
@@ -97,22 +104,85 @@ register_keras_serializable = register_serializable
 
 
 def get_registered_name(obj) -> str:
-    """The name a class (or an instance's class) is serialized under: ``"package>Name"`` or its ``__name__``."""
-    cls = obj if isinstance(obj, type) else type(obj)
+    """The name a class or function (or an instance's class) is serialized under: ``"package>Name"`` or
+    its ``__name__``."""
+    cls = obj if isinstance(obj, (type, types.FunctionType)) else type(obj)
     return _NAMES.get(cls, cls.__name__)
 
 
-def get_registered_object(name: str, custom_objects: dict | None = None):
-    """The class registered (or given in ``custom_objects``) under ``name``, or None."""
+def get_registered_object(name: str, custom_objects: dict | None = None, module_objects: dict | None = None):
+    """The class or function known under ``name``, or None.
+
+    Looked up in the active :class:`CustomObjectScope` blocks (innermost first), then ``custom_objects``,
+    then the registered classes (:func:`get_custom_objects`), then ``module_objects``; a registered name's
+    bare class name (``"Name"`` for ``"package>Name"``) may also be given in ``custom_objects``.
+    """
     custom_objects = custom_objects or {}
+    for scope in reversed(_SCOPES.get()):
+        if name in scope:
+            return scope[name]
     if name in custom_objects:
         return custom_objects[name]
     if name in _REGISTERED:
         return _REGISTERED[name]
-    # A registered name's bare class name may also be given in custom_objects.
+    if module_objects and name in module_objects:
+        return module_objects[name]
     if isinstance(name, str) and ">" in name:
         return custom_objects.get(name.split(">", 1)[1])
     return None
+
+
+def get_custom_objects() -> dict:
+    """The global dict of custom objects: registered classes and functions by ``"package>Name"``.
+
+    It is the live dict (as Keras's): entries added to it are found by name when configs and model files
+    are loaded (``get_custom_objects()["MyLayer"] = MyLayer``). Prefer :func:`register_serializable`.
+    """
+    return _REGISTERED
+
+
+def custom_objects_in_scope() -> dict:
+    """The entries of the active :class:`CustomObjectScope` blocks merged (inner ones win)."""
+    merged: dict = {}
+    for scope in _SCOPES.get():
+        merged.update(scope)
+    return merged
+
+
+class CustomObjectScope:
+    """``with CustomObjectScope({"MyLayer": MyLayer}):`` makes the names resolvable while loading.
+
+    Inside the block, configs, JSON and model files may name these classes and functions as if they were
+    passed as ``custom_objects``; blocks nest (the inner one wins). Also used as ``custom_object_scope``.
+
+    Args:
+        custom_objects: ``{name: class or function}`` (several dicts may be given; None is skipped).
+
+    Example:
+        >>> with kerasish.saving.custom_object_scope({"Scale": Scale}):
+        ...     model = kerasish.models.load_model("model.kerasish")
+    """
+
+    def __init__(self, custom_objects=None, *more):
+        merged: dict = {}
+        for entry in (custom_objects, *more):
+            if entry is None:
+                continue
+            if not isinstance(entry, dict):
+                raise ConfigError(f"CustomObjectScope takes dicts of {{name: class or function}}, got {entry!r}.")
+            merged.update(entry)
+        self.custom_objects = merged
+        self._tokens: list = []
+
+    def __enter__(self) -> CustomObjectScope:
+        self._tokens.append(_SCOPES.set(_SCOPES.get() + (self.custom_objects,)))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _SCOPES.reset(self._tokens.pop())
+
+
+custom_object_scope = CustomObjectScope
 
 
 @contextlib.contextmanager
@@ -126,7 +196,22 @@ def safe_mode_scope(safe_mode: bool = True) -> Iterator[None]:
 
 
 def in_safe_mode() -> bool:
-    return _SAFE_MODE.get()
+    return _SAFE_MODE.get() and not _UNSAFE_DESERIALIZATION
+
+
+def enable_unsafe_deserialization() -> None:
+    """Turn safe mode off for every later load (``keras.config.enable_unsafe_deserialization``).
+
+    kerasish never stores or loads code: a ``Lambda`` layer's function must still come from
+    ``custom_objects``. What this lifts is the refusal to run user functions named by a file.
+    """
+    global _UNSAFE_DESERIALIZATION
+    _UNSAFE_DESERIALIZATION = True
+
+
+def _reset_unsafe_deserialization() -> None:
+    global _UNSAFE_DESERIALIZATION
+    _UNSAFE_DESERIALIZATION = False
 
 
 def serialize_layer(layer) -> dict:
@@ -170,7 +255,7 @@ def deserialize_layer(entry: dict, custom_objects: dict | None = None):
                 f"Lambda layer {config.get('name')!r} (function {function!r}) cannot be loaded in safe mode: a "
                 f"Lambda runs arbitrary Python. If you trust this file, pass safe_mode=False and "
                 f"custom_objects={{{function!r}: your_function}}.")
-        fn = custom_objects.get(function) if isinstance(function, str) else None
+        fn = get_registered_object(function, custom_objects) if isinstance(function, str) else None
         if fn is None:
             raise ConfigError(f"Lambda layer {config.get('name')!r} wraps function {function!r}: "
                               "kerasish never deserializes code, so pass custom_objects={name: function}.")

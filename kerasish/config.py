@@ -1,0 +1,178 @@
+"""Global settings, as ``keras.config``.
+
+What each does in kerasish:
+
+* ``floatx`` / ``set_floatx``: the default float dtype; new layers' dtype policy follows it (see
+  :func:`kerasish.backend.set_floatx`). ``epsilon`` / ``set_epsilon``: the fuzz factor (kerasish's own
+  losses keep 1e-7). ``image_data_format`` / ``set_image_data_format``: always ``"channels_last"``
+  (kerasish's layers' default; ``"channels_first"`` is refused with a clear error).
+* ``dtype_policy`` / ``set_dtype_policy``: the global mixed-precision policy (``kerasish.mixed_precision``).
+* ``max_epochs`` / ``max_steps_per_epoch`` (and ``KERAS_MAX_EPOCHS`` / ``KERAS_MAX_STEPS_PER_EPOCH`` in
+  the environment): caps on ``fit``'s epochs and steps per epoch for debugging runs, which ``fit`` takes
+  from here (``kerasish.config.max_epochs()``).
+* ``backend`` is ``"jax"``; ``set_backend`` accepts ``"jax"`` only. ``is_nnx_enabled`` is True: kerasish's
+  layers are built on ``flax.nnx``.
+* Flash attention: kerasish leaves the choice of attention kernel to XLA (``jax.nn.dot_product_attention``),
+  so ``enable_flash_attention`` records the request (``is_flash_attention_enabled`` reports it) and
+  changes nothing else; ``MultiHeadAttention(flash_attention=True)`` is refused by the layer itself.
+* Interactive logging: with it off, :class:`kerasish.utils.Progbar` writes through Python's ``logging``
+  (logger ``"kerasish"``) instead of drawing on stdout.
+* Traceback filtering: kerasish does not rewrite tracebacks; the switch is recorded and reported only.
+* ``enable_unsafe_deserialization``: turns safe mode off for every later load (a ``Lambda``'s function
+  must still come from ``custom_objects``: kerasish never loads code).
+"""
+
+from __future__ import annotations
+
+import os
+
+from kerasish import mixed_precision as _mixed_precision
+from kerasish import settings as _settings
+from kerasish.backend import (
+    backend,
+    epsilon,
+    floatx,
+    image_data_format,
+    set_epsilon,
+    set_floatx,
+    set_image_data_format,
+)
+from kerasish.errors import ConfigError
+from kerasish.layers import base as _layer_base
+from kerasish.mixed_precision import dtype_policy, set_dtype_policy
+from kerasish.saving import registry as _registry
+from kerasish.saving.registry import enable_unsafe_deserialization
+from kerasish.utils.io_utils import (
+    disable_interactive_logging,
+    enable_interactive_logging,
+    is_interactive_logging_enabled,
+)
+
+__all__ = [
+    "backend", "disable_flash_attention", "disable_interactive_logging", "disable_traceback_filtering",
+    "dtype_policy", "enable_flash_attention", "enable_interactive_logging", "enable_traceback_filtering",
+    "enable_unsafe_deserialization", "epsilon", "floatx", "image_data_format", "is_flash_attention_enabled",
+    "is_interactive_logging_enabled", "is_nnx_enabled", "is_traceback_filtering_enabled", "max_epochs",
+    "max_steps_per_epoch", "set_backend", "set_dtype_policy", "set_epsilon", "set_floatx", "set_image_data_format",
+    "set_max_epochs", "set_max_steps_per_epoch",
+]
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"The environment variable {name} must be an integer, got {value!r}.") from None
+
+
+_MAX_EPOCHS: int | None = _env_int("KERAS_MAX_EPOCHS")
+_MAX_STEPS_PER_EPOCH: int | None = _env_int("KERAS_MAX_STEPS_PER_EPOCH")
+_FLASH_ATTENTION: bool | None = None
+_TRACEBACK_FILTERING = True
+
+
+def _reset() -> None:
+    """``clear_session``'s part here: layer names, the dtype policy and the switches back to their defaults
+    (the caps and floatx stay, as in Keras)."""
+    global _FLASH_ATTENTION, _TRACEBACK_FILTERING
+    _FLASH_ATTENTION, _TRACEBACK_FILTERING = None, True
+    _mixed_precision.set_global_policy(floatx())
+    _registry._reset_unsafe_deserialization()
+
+
+def _follow_floatx(old: str, new: str) -> None:
+    # As in Keras, the default dtype policy is floatx's; a policy set on purpose (another name) stays.
+    if _mixed_precision.global_policy().name == old:
+        _mixed_precision.set_global_policy(new)
+
+
+# kerasish.backend cannot import the layers or the policies (they import it): wire them here.
+_settings._NAME_COUNTS = _layer_base._NAME_COUNTS  # get_uid and layer names share one counter, as in Keras
+_settings._ON_SET_FLOATX[:] = [_follow_floatx]
+_settings._ON_CLEAR_SESSION[:] = [_reset]
+
+
+def set_backend(backend: str) -> None:
+    """Accepts ``"jax"`` only: kerasish runs on JAX (Keras's ``set_backend`` reloads Keras on another one).
+
+    Raises:
+        ConfigError: for any other backend name.
+    """
+    if backend != "jax":
+        raise ConfigError(f"set_backend({backend!r}): kerasish runs on JAX only; the only backend is 'jax'.")
+
+
+def is_nnx_enabled() -> bool:
+    """True: kerasish's layers are built on ``flax.nnx`` (Keras's JAX backend makes this optional)."""
+    return True
+
+
+def _check_cap(name: str, value) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigError(f"{name} must be a positive integer or None, got {value!r}.")
+    return value
+
+
+def set_max_epochs(max_epochs: int | None) -> None:
+    """Cap the epochs of every ``fit`` (for quick debugging runs); None removes the cap.
+
+    Also settable with the ``KERAS_MAX_EPOCHS`` environment variable.
+    """
+    global _MAX_EPOCHS
+    _MAX_EPOCHS = _check_cap("max_epochs", max_epochs)
+
+
+def set_max_steps_per_epoch(max_steps_per_epoch: int | None) -> None:
+    """Cap the steps of every epoch of ``fit`` (for quick debugging runs); None removes the cap.
+
+    Also settable with the ``KERAS_MAX_STEPS_PER_EPOCH`` environment variable.
+    """
+    global _MAX_STEPS_PER_EPOCH
+    _MAX_STEPS_PER_EPOCH = _check_cap("max_steps_per_epoch", max_steps_per_epoch)
+
+
+def max_epochs() -> int | None:
+    """The cap on ``fit``'s epochs (None: no cap)."""
+    return _MAX_EPOCHS
+
+
+def max_steps_per_epoch() -> int | None:
+    """The cap on the steps of each epoch of ``fit`` (None: no cap)."""
+    return _MAX_STEPS_PER_EPOCH
+
+
+def enable_flash_attention() -> None:
+    """Record a request for flash attention (kerasish leaves the attention kernel to XLA; see the module)."""
+    global _FLASH_ATTENTION
+    _FLASH_ATTENTION = True
+
+
+def disable_flash_attention() -> None:
+    """Record that flash attention is not wanted (see :func:`enable_flash_attention`)."""
+    global _FLASH_ATTENTION
+    _FLASH_ATTENTION = False
+
+
+def is_flash_attention_enabled() -> bool | None:
+    """The recorded flash-attention setting: None (the default: automatic), True or False."""
+    return _FLASH_ATTENTION
+
+
+def enable_traceback_filtering() -> None:
+    """Recorded only: kerasish does not rewrite tracebacks (see the module)."""
+    global _TRACEBACK_FILTERING
+    _TRACEBACK_FILTERING = True
+
+
+def disable_traceback_filtering() -> None:
+    """Recorded only: kerasish does not rewrite tracebacks (see the module)."""
+    global _TRACEBACK_FILTERING
+    _TRACEBACK_FILTERING = False
+
+
+def is_traceback_filtering_enabled() -> bool:
+    """The recorded traceback-filtering switch (True by default, as in Keras)."""
+    return _TRACEBACK_FILTERING
