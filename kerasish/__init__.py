@@ -5,6 +5,7 @@ import contextlib
 from kerasish import (
     activations,
     callbacks,
+    config,
     constraints,
     datasets,
     distribution,
@@ -15,10 +16,12 @@ from kerasish import (
     losses,
     metrics,
     mixed_precision,
+    ops,
     optimizers,
     random,
     regularizers,
     saving,
+    tree,
     utils,
 )
 from kerasish.backend import StatelessScope, Variable
@@ -63,6 +66,6 @@ def __getattr__(name):
 
 __all__ = [
     "ConfigError", "FileFormatError", "Functional", "Input", "InputError", "KerasTensor", "KerasishError", "Layer", "Model",
-    "NotBuiltError", "NotCompiledError", "Sequential", "StatelessScope", "Variable", "activations", "callbacks", "constraints", "datasets", "device", "distribution", "errors", "export", "initializers",
-    "layers", "losses", "metrics", "mixed_precision", "optimizers", "random", "regularizers", "runs", "saving", "utils",
+    "NotBuiltError", "NotCompiledError", "Sequential", "StatelessScope", "Variable", "activations", "callbacks", "config", "constraints", "datasets", "device", "distribution", "errors", "export", "initializers",
+    "layers", "losses", "metrics", "mixed_precision", "ops", "optimizers", "random", "regularizers", "runs", "saving", "tree", "utils",
 ]

@@ -7,11 +7,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from kerasish.ops._dispatch import SymbolicTensor
 
-class KerasTensor:
-    """A placeholder with a shape (``None`` for the batch) and a dtype.
 
-    Layers called on KerasTensors record a :class:`Node` instead of computing;
+class KerasTensor(SymbolicTensor):
+    """A placeholder with a shape (``None`` where unknown, as the batch) and a dtype.
+
+    Layers called on KerasTensors record a :class:`Node` instead of computing, and so do ``kerasish.ops``
+    functions and Python operators (``x + y``, ``x[:, 0]``, ``-x``, ...: as in Keras);
     ``kerasish.Model(inputs, outputs)`` replays the recorded graph.
     """
 
@@ -28,16 +31,120 @@ class KerasTensor:
     def __repr__(self) -> str:
         return f"<KerasTensor shape={self.shape} dtype={self.dtype.name} name={self.name}>"
 
-    def _unsupported(self, *args, **kwargs):
+    def _no_value(self, *args, **kwargs):
         from kerasish.errors import KerasishError
 
         raise KerasishError(
-            "A symbolic KerasTensor cannot be used in a raw JAX/NumPy operation. Wrap the operation in a "
-            "kerasish.layers.Lambda layer, or write a custom Layer."
-        )
+            f"A symbolic KerasTensor {self.shape} has no value: it cannot be converted to an array, a Python "
+            "number or a bool, nor iterated. Use kerasish.ops functions on it (they record graph nodes), or write "
+            "a custom Layer.")
 
-    __add__ = __radd__ = __mul__ = __rmul__ = __sub__ = __rsub__ = __truediv__ = __matmul__ = _unsupported
-    __jax_array__ = __array__ = _unsupported
+    __jax_array__ = __array__ = __int__ = __float__ = __bool__ = __iter__ = _no_value
+
+    # Python operators: kerasish.ops calls, recorded as graph nodes (Keras's KerasTensor has the same set)
+    def __add__(self, other):
+        return _ops().add(self, other)
+
+    def __radd__(self, other):
+        return _ops().add(other, self)
+
+    def __sub__(self, other):
+        return _ops().subtract(self, other)
+
+    def __rsub__(self, other):
+        return _ops().subtract(other, self)
+
+    def __mul__(self, other):
+        return _ops().multiply(self, other)
+
+    def __rmul__(self, other):
+        return _ops().multiply(other, self)
+
+    def __matmul__(self, other):
+        return _ops().matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops().matmul(other, self)
+
+    def __truediv__(self, other):
+        return _ops().true_divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops().true_divide(other, self)
+
+    def __floordiv__(self, other):
+        return _ops().floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops().floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops().mod(self, other)
+
+    def __rmod__(self, other):
+        return _ops().mod(other, self)
+
+    def __pow__(self, other):
+        return _ops().power(self, other)
+
+    def __rpow__(self, other):
+        return _ops().power(other, self)
+
+    def __neg__(self):
+        return _ops().negative(self)
+
+    def __abs__(self):
+        return _ops().absolute(self)
+
+    def __lt__(self, other):
+        return _ops().less(self, other)
+
+    def __le__(self, other):
+        return _ops().less_equal(self, other)
+
+    def __gt__(self, other):
+        return _ops().greater(self, other)
+
+    def __ge__(self, other):
+        return _ops().greater_equal(self, other)
+
+    def __ne__(self, other):
+        return _ops().not_equal(self, other)
+
+    __hash__ = object.__hash__
+
+    def __and__(self, other):
+        return _ops().logical_and(self, other)
+
+    def __rand__(self, other):
+        return _ops().logical_and(other, self)
+
+    def __or__(self, other):
+        return _ops().logical_or(self, other)
+
+    def __ror__(self, other):
+        return _ops().logical_or(other, self)
+
+    def __xor__(self, other):
+        return _ops().logical_xor(self, other)
+
+    def __rxor__(self, other):
+        return _ops().logical_xor(other, self)
+
+    def __invert__(self):
+        return _ops().logical_not(self)
+
+    def __getitem__(self, key):
+        return _ops().get_item(self, key)
+
+    def __round__(self, ndigits=None):
+        return _ops().round(self, ndigits or 0)
+
+
+def _ops():
+    from kerasish import ops
+
+    return ops
 
 
 def is_keras_tensor(x) -> bool:
@@ -74,6 +181,40 @@ def to_spec(shape, dtype, batch: int = 1) -> jax.ShapeDtypeStruct:
     return jax.ShapeDtypeStruct(tuple(batch if d is None else d for d in shape), jnp.dtype(dtype))
 
 
+# Unknown sizes (None) are traced twice, with two different stand-ins: an output size that differs between the
+# two traces depends on an unknown input size and is unknown (None) too; one that is equal is known.
+_STAND_INS = (83, 89)
+
+
+def infer_output_specs(fn, tensors):
+    """``jax.eval_shape`` of ``fn`` on KerasTensors: a pytree of ShapeDtypeStructs whose shapes hold ``None``
+    where they depend on an unknown input size."""
+    first = jax.eval_shape(fn, *[to_spec(t.shape, t.dtype, batch=_STAND_INS[0]) for t in tensors])
+    if not any(d is None for t in tensors for d in t.shape):
+        return first
+    second = jax.eval_shape(fn, *[to_spec(t.shape, t.dtype, batch=_STAND_INS[1]) for t in tensors])
+
+    def merge(a, b):
+        if a.ndim != b.ndim:
+            from kerasish.errors import KerasishError
+
+            raise KerasishError(f"The output rank depends on an unknown input size ({a.shape} vs {b.shape}).")
+        return _SymbolicSpec(tuple(x if x == y else None for x, y in zip(a.shape, b.shape)), a.dtype)
+
+    return jax.tree.map(merge, first, second)
+
+
+class _SymbolicSpec:
+    """A shape (with ``None``) and a dtype; what :func:`infer_output_specs` returns where sizes are unknown."""
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+
 def symbolic_call(layer, args: tuple, kwargs: dict):
     """A layer called on KerasTensors: its output specs from ``jax.eval_shape`` of its own call, and a
     :class:`Node` recording the call (the functional graph)."""
@@ -84,8 +225,6 @@ def symbolic_call(layer, args: tuple, kwargs: dict):
     layer._maybe_build(in_shape)
     flat, treedef = jax.tree.flatten((args, kwargs), is_leaf=is_keras_tensor)
     positions = [i for i, x in enumerate(flat) if isinstance(x, KerasTensor)]
-    specs = [to_spec(flat[i].shape, flat[i].dtype, batch=2) for i in positions]
-    symbolic_batch = any(flat[i].shape and flat[i].shape[0] is None for i in positions)
 
     def run(*arrays):
         filled = list(flat)
@@ -97,15 +236,12 @@ def symbolic_call(layer, args: tuple, kwargs: dict):
         with StatelessScope({}, rng=jax.random.PRNGKey(0), training=False):
             return layer._call_autocast(*layer._autocast_inputs(a2, layer._resolve_training(k2)))
 
-    out_specs = jax.eval_shape(run, *specs)
+    out_specs = infer_output_specs(run, [flat[i] for i in positions])
     node_index = len(layer._inbound_nodes)
     counter = iter(range(10**9))
 
     def make(spec):
-        shape = tuple(spec.shape)
-        if symbolic_batch and shape:
-            shape = (None,) + shape[1:]
-        t = KerasTensor(shape, spec.dtype, name=layer.name)
+        t = KerasTensor(spec.shape, spec.dtype, name=layer.name)
         t._history = (layer, node_index, next(counter))
         return t
 

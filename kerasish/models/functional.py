@@ -113,6 +113,16 @@ class Functional(Model):
         return list(self._flat_outputs)
 
     @property
+    def input_shape(self):
+        """The inputs' shapes, in the structure the model was given its inputs (as Keras)."""
+        return jax.tree.map(lambda t: t.shape, self._inputs_struct, is_leaf=is_keras_tensor)
+
+    @property
+    def output_shape(self):
+        """The outputs' shapes, in the structure of the model's outputs (as Keras)."""
+        return jax.tree.map(lambda t: t.shape, self._outputs_struct, is_leaf=is_keras_tensor)
+
+    @property
     def input_names(self) -> list[str]:
         if isinstance(self._inputs_struct, dict):
             return list(self._inputs_struct)
