@@ -117,6 +117,35 @@ def to_array(value, dtype=None):
     return jax.device_put(host)
 
 
+_VARIABLE_NAMES: dict[str, int] = {}
+
+
+def _auto_name(prefix: str) -> str:
+    count = _VARIABLE_NAMES.get(prefix, 0)
+    _VARIABLE_NAMES[prefix] = count + 1
+    return prefix if count == 0 else f"{prefix}_{count}"
+
+
+def _initial_value(initializer, shape, dtype, name):
+    """A Variable's first value: the array given, or ``initializer(key, shape, dtype)``."""
+    from kerasish.errors import ConfigError
+
+    if initializer is None:
+        raise ConfigError(f"Variable {name!r}: give an initial value or an initializer (and a shape).")
+    if isinstance(initializer, str) or (callable(initializer) and not hasattr(initializer, "shape")):
+        if shape is None:
+            raise ConfigError(f"Variable {name!r}: an initializer ({initializer!r}) needs a shape.")
+        from kerasish import initializers
+        from kerasish.utils.random import next_host_key
+
+        return initializers.get(initializer)(next_host_key(), tuple(shape), jnp.dtype(dtype or "float32"))
+    value = to_array(initializer, dtype)
+    if shape is not None and tuple(value.shape) != tuple(shape):
+        raise ConfigError(f"Variable {name!r}: the initial value has shape {tuple(value.shape)}, not the shape "
+                          f"given, {tuple(shape)}.")
+    return value
+
+
 class Variable:
     """One weight of a layer (a JAX array plus its name and trainability).
 
@@ -124,9 +153,20 @@ class Variable:
     floating variable reads as the scope's compute dtype; with False it always reads in its own dtype.
     """
 
-    def __init__(self, value, name: str, trainable: bool = True, regularizer=None, constraint=None,
-                 autocast: bool = True):
-        self._value = to_array(value)
+    def __init__(self, initializer=None, shape=None, dtype=None, trainable: bool = True, autocast: bool = True,
+                 aggregation: str = "none", synchronization: str = "auto", name: str | None = None, *,
+                 regularizer=None, constraint=None):
+        """Keras's signature: ``initializer`` is an array (or anything array-like), or an initializer (a name,
+        a callable) used with ``shape`` and ``dtype``. ``Variable(value, "name")`` (a name in the shape's place)
+        is kerasish's short form."""
+        if isinstance(shape, str):
+            name, shape = shape, None
+        if name is None:
+            name = _auto_name("variable")
+        value = _initial_value(initializer, shape, dtype, name)
+        self.aggregation = aggregation
+        self.synchronization = synchronization
+        self._value = value
         self.name = name
         self._trainable = trainable
         self.regularizer = regularizer

@@ -9,9 +9,12 @@ from kerasish.callbacks.history import History
 from kerasish.callbacks.progress import ProgbarLogger
 from kerasish.errors import InputError
 
+_ALIASES = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
+
 
 def _overrides(cb: Callback, hook: str) -> bool:
-    return getattr(type(cb), hook, None) is not getattr(Callback, hook)
+    # on_batch_begin/end are what Keras's on_train_batch_begin/end call by default: overriding them counts
+    return any(getattr(type(cb), h, None) is not getattr(Callback, h) for h in (hook, _ALIASES.get(hook, hook)))
 
 
 class CallbackList:

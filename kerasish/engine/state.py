@@ -92,8 +92,8 @@ def set_seed_state(model, rng, step) -> None:
     rng = np.asarray(rng, np.uint32)
     step = np.asarray(step, np.int32)
     if engine.rng is None:
-        engine.rng = Variable(rng, "seed_generator_state", trainable=False, autocast=False)
-        engine.step = Variable(step, "step", trainable=False, autocast=False)
+        engine.rng = Variable(rng, name="seed_generator_state", trainable=False, autocast=False)
+        engine.step = Variable(step, name="step", trainable=False, autocast=False)
     else:
         engine.rng.assign(rng)
         engine.step.assign(step)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import functools
 import inspect
 import re
 import warnings
@@ -16,8 +17,9 @@ from kerasish import initializers, mixed_precision, regularizers
 from kerasish.backend import AutocastScope, StatelessScope, Variable, autocast_dtype, current_scope, to_array
 from kerasish.errors import ConfigError, InputError, KerasishError, NotBuiltError
 from kerasish.layers import nnx_bridge
+from kerasish.layers.layer_graph import LayerGraphAPI
 from kerasish.layers.masking import get_mask, get_masks, set_mask, set_masks
-from kerasish.layers.symbolic import Node, any_symbolic, symbolic_call, to_spec
+from kerasish.layers.symbolic import Node, any_symbolic
 from kerasish.metrics.base import Metric
 from kerasish.saving import registry
 from kerasish.utils.random import next_host_key
@@ -30,6 +32,20 @@ def unique_name(prefix: str) -> str:
     n = _NAME_COUNTS[prefix]
     _NAME_COUNTS[prefix] += 1
     return prefix if n == 0 else f"{prefix}_{n}"
+
+
+def _marking_built(build):
+    """A subclass's ``build``, which marks the layer built when it returns (as Keras): a layer built by hand,
+    ``layer.build(shape)``, keeps the weights it made (``set_weights`` then sticks)."""
+    @functools.wraps(build)
+    def wrapper(self, *args, **kwargs):
+        build(self, *args, **kwargs)
+        self.built = True
+        if getattr(self, "_build_shape", None) is None and args:
+            self._build_shape = args[0]
+
+    wrapper._marks_built = True
+    return wrapper
 
 
 def to_snake_case(name: str) -> str:
@@ -62,7 +78,7 @@ def shape_of(x) -> Any:
     return tuple(x.shape)
 
 
-class Layer:
+class Layer(LayerGraphAPI):
     """Base class of all layers.
 
     Subclasses create weights in ``build(input_shape)`` with :meth:`add_weight`
@@ -94,6 +110,7 @@ class Layer:
     """
 
     supports_masking = False
+    input_spec = None  # an InputSpec (or a list of them) checked on every call, as Keras
     autocast = True  # cast floating inputs (and, when mixed, weights) to the compute dtype
     _convert_input_args = True  # False where inputs are converted elsewhere (functional models)
 
@@ -138,6 +155,8 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if "build" in cls.__dict__ and not getattr(cls.__dict__["build"], "_marks_built", False):
+            cls.build = _marking_built(cls.__dict__["build"])
         if cls.__module__.startswith("kerasish."):  # kerasish's own classes: configs may name them
             registry.register_builtin(cls)
 
@@ -292,26 +311,37 @@ class Layer:
             layer.trainable = value
 
     # -- weights -----------------------------------------------------------------------------
-    def add_weight(
-        self,
-        name: str,
-        shape,
-        initializer="glorot_uniform",
-        dtype=None,
-        trainable: bool = True,
-        regularizer=None,
-        constraint=None,
-        autocast: bool = True,
-    ) -> Variable:
-        """Create a weight with a fresh key from the global seed stream.
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True, autocast: bool = True,
+                   regularizer=None, constraint=None, aggregation: str = "none",
+                   overwrite_with_gradient: bool = False, name: str | None = None) -> Variable:
+        """A new weight of this layer, with Keras 3's signature and defaults: ``shape`` ``()`` when not given,
+        ``initializer`` ``"glorot_uniform"`` for floats and ``"zeros"`` otherwise, ``dtype`` the layer's
+        variable dtype, ``name`` ``"variable"``, ``"variable_1"``, ... Its first value draws a fresh key from the
+        global seed stream. ``autocast=False`` keeps the weight in its own dtype inside a mixed-precision call.
 
-        ``dtype`` defaults to the layer's variable dtype; ``autocast=False`` keeps the weight in its own
-        dtype even inside a mixed-precision call (as Keras's normalization statistics).
+        ``add_weight("kernel", (3, 4), "zeros")`` (the name first, as Keras 2 and older kerasish) is accepted too.
         """
+        if isinstance(shape, str):  # the name first: (name, shape, initializer[, dtype])
+            name, shape, initializer, dtype = shape, initializer, dtype, None
+            if not isinstance(trainable, bool):
+                dtype, trainable = trainable, True
+        if overwrite_with_gradient:
+            raise ConfigError(f"Layer {self.name!r}: add_weight(overwrite_with_gradient=True) (float8 training's "
+                              "scales) is not supported by kerasish.")
+        shape = () if shape is None else tuple(shape)
+        dtype = jnp.dtype(dtype or self.dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if jnp.issubdtype(dtype, jnp.floating) else "zeros"
+        if name is None:
+            taken = {v.name for v in (*self._trainable_vars, *self._non_trainable_vars)}
+            name, k = "variable", 1
+            while name in taken:
+                name, k = f"variable_{k}", k + 1
         init = initializers.get(initializer)
-        value = init(next_host_key(), tuple(shape), jnp.dtype(dtype or self.dtype))
-        return self._track_variable(Variable(value, name, trainable, regularizers.get(regularizer), constraint,
-                                             autocast=autocast))
+        value = init(next_host_key(), shape, dtype)
+        return self._track_variable(Variable(value, name=name, trainable=trainable,
+                                             regularizer=regularizers.get(regularizer), constraint=constraint,
+                                             autocast=autocast, aggregation=aggregation))
 
     def _track_variable(self, var: Variable) -> Variable:
         var.path = f"{self.name}/{var.name}"
@@ -506,6 +536,10 @@ class Layer:
             if "inputs" not in kwargs:
                 raise InputError(f"Layer {self.name!r} was called without inputs.")
             args = (kwargs.pop("inputs"),)
+        if self.input_spec is not None:
+            from kerasish.layers.input_spec import assert_input_compatibility
+
+            assert_input_compatibility(self.input_spec, args[0], self.name)
         if any_symbolic((args, kwargs)):
             return self._symbolic_call(args, kwargs)
         inputs = args[0]
@@ -529,36 +563,6 @@ class Layer:
         object.__setattr__(self, "_last_output_shape", jax.tree.map(
             lambda o: (None,) + tuple(o.shape[1:]) if hasattr(o, "shape") else None, out))
         return out
-
-    def _symbolic_call(self, args: tuple, kwargs: dict):
-        return symbolic_call(self, args, kwargs)
-
-    def compute_output_shape(self, input_shape):
-        """The output shape for an input shape (``None`` for the batch), from ``jax.eval_shape``."""
-        self._maybe_build(input_shape)
-        spec = jax.tree.map(lambda s: to_spec(s, self.dtype, batch=2), input_shape,
-                            is_leaf=lambda s: isinstance(s, tuple))
-
-        def run(x):
-            with StatelessScope({}, rng=jax.random.PRNGKey(0), training=False):
-                return self._call_autocast(*self._autocast_inputs((x,), self._resolve_training({})))
-
-        out = jax.eval_shape(run, spec)
-        return jax.tree.map(lambda o: (None,) + tuple(o.shape[1:]), out)
-
-    # -- functional graph accessors ------------------------------------------------------------
-    @property
-    def output(self):
-        if not self._inbound_nodes:
-            raise NotBuiltError(f"Layer {self.name!r} has never been called on a symbolic input.")
-        return self._inbound_nodes[0].outputs
-
-    @property
-    def input(self):
-        if not self._inbound_nodes:
-            raise NotBuiltError(f"Layer {self.name!r} has never been called on a symbolic input.")
-        node = self._inbound_nodes[0]
-        return node.args[0]
 
     # -- config ----------------------------------------------------------------------------
     def get_config(self) -> dict:

@@ -33,8 +33,9 @@ def adopt(layer, module, names: dict[str, tuple[str, bool, Any]], autocast: bool
         value = pure[attr]
         if jnp.issubdtype(value.dtype, jnp.floating) and value.dtype != layer.dtype:
             value = value.astype(layer.dtype)
-        var = layer._track_variable(Variable(value, keras_name, trainable, regularizers.get(reg),
-                                             constraint[0] if constraint else None, autocast=autocast))
+        var = layer._track_variable(Variable(value, name=keras_name, trainable=trainable,
+                                             regularizer=regularizers.get(reg),
+                                             constraint=constraint[0] if constraint else None, autocast=autocast))
         layer._nnx_names[attr] = var
         object.__setattr__(layer, keras_name, var)
     layer._nnx_template = {k: v for k, v in pure.items() if k not in layer._nnx_names}

@@ -7,6 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from kerasish.errors import InputError, KerasishError
 from kerasish.ops._dispatch import SymbolicTensor
 
 
@@ -236,7 +237,15 @@ def symbolic_call(layer, args: tuple, kwargs: dict):
         with StatelessScope({}, rng=jax.random.PRNGKey(0), training=False):
             return layer._call_autocast(*layer._autocast_inputs(a2, layer._resolve_training(k2)))
 
-    out_specs = infer_output_specs(run, [flat[i] for i in positions])
+    tensors = [flat[i] for i in positions]
+    try:
+        out_specs = infer_output_specs(run, tensors)
+    except KerasishError:
+        raise
+    except Exception as e:  # a shape or dtype the call cannot take: say which layer, and its inputs
+        shapes = ", ".join(str(t.shape) for t in tensors)
+        raise InputError(f"{type(layer).__name__} {layer.name!r} cannot be called on inputs of shape {shapes} "
+                         f"(None: any size): {type(e).__name__}: {str(e).splitlines()[0]}") from e
     node_index = len(layer._inbound_nodes)
     counter = iter(range(10**9))
 

@@ -119,7 +119,7 @@ class Metric:
         self._build_shape = None if y_pred_shape is None else tuple(y_pred_shape)
 
     def _make_variable(self, value, name: str) -> Variable:
-        var = Variable(value, name, trainable=False, autocast=False)
+        var = Variable(value, name=name, trainable=False, autocast=False)
         var.path = f"{self.name}/{name}"
         return var
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kerasish import mixed_precision
-from kerasish.errors import ConfigError
+from kerasish.errors import ConfigError, NotBuiltError
 from kerasish.layers.base import Layer
 from kerasish.layers.core import Input, InputLayer
 from kerasish.layers.symbolic import KerasTensor
@@ -113,6 +113,34 @@ class Sequential(Model):
     @property
     def output_names(self) -> list[str]:
         return [self._layers[-1].name] if self._layers else ["output"]
+
+    def _built_graph(self):
+        if not self.built:
+            self._maybe_rebuild()
+        if not self.built:
+            raise NotBuiltError(f"Sequential {self.name!r} has no input shape yet: give kerasish.Input(shape) "
+                                "first, or call it on data.")
+
+    @property
+    def inputs(self) -> list[KerasTensor]:
+        """The symbolic input, once the input shape is known (as Keras)."""
+        self._built_graph()
+        return [self._input_layer.output_tensor]
+
+    @property
+    def outputs(self) -> list[KerasTensor]:
+        self._built_graph()
+        return [self._output_tensor]
+
+    @property
+    def input_shape(self):
+        self._built_graph()
+        return tuple(self._input_layer.output_tensor.shape)
+
+    @property
+    def output_shape(self):
+        self._built_graph()
+        return tuple(self._output_tensor.shape)
 
     def _output_shapes(self) -> list[tuple]:
         return [self._output_tensor.shape]

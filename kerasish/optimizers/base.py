@@ -264,7 +264,7 @@ class Optimizer:
         index = jax.tree.unflatten(treedef, list(range(len(paths_leaves))))
         self._variables = []
         for path, leaf in paths_leaves:
-            var = Variable(leaf, _leaf_name(path), trainable=False, autocast=False)
+            var = Variable(leaf, name=_leaf_name(path), trainable=False, autocast=False)
             var.path = f"{self.name}/{var.name}"
             self._variables.append(var)
         self._optax, self._treedef = tx, treedef

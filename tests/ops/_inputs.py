@@ -241,3 +241,25 @@ SPECS: dict[str, list] = {
 DEDICATED = {"eig", "svd_uv", "jvp", "map", "scan", "associative_scan", "fori_loop", "while_loop", "cond", "switch",
              "vectorized_map", "custom_gradient", "stop_gradient", "vectorize", "istft", "empty", "empty_like",
              "sparsemax"}
+
+# Ops whose results on a KerasTensor are Python values or need concrete data (sizes that depend on values).
+NOT_SYMBOLIC = {"convert_to_numpy", "is_tensor", "shape", "dtype", "ndim", "size", "nonzero", "unique", "bincount",
+                "histogram", "argwhere"}
+
+# Where Keras 3.15's symbolic output differs from what its own op returns on arrays (kerasish's symbolic result is
+# its op traced with jax.eval_shape, so it equals its eager result, which the parity test compares with Keras's):
+KERAS_SYMBOLIC_QUIRKS = {
+    "rot90": "Keras swaps the two axes for any k; k=2 keeps the shape",
+    "multi_hot": "Keras's symbolic dtype is int32; on arrays it returns float32",
+    "searchsorted": "Keras's symbolic dtype is int64; on arrays it returns int32",
+    "adaptive_average_pool": "Keras's symbolic shape keeps the input's first spatial size as an extra axis",
+    "adaptive_max_pool": "Keras's symbolic shape keeps the input's first spatial size as an extra axis",
+    "corrcoef": "Keras's symbolic shape is (rows, columns); the correlation matrix is (rows, rows)",
+    "diag": "the diagonal of a (None, 3) matrix has a known length for any batch >= 3; Keras says None",
+    "diagonal": "the diagonal of a (None, 4) matrix has a known length for any batch >= 4; Keras says None",
+    "get_item": "x[0:2] has size 2 for any batch >= 2; Keras says None",
+    "floor_divide": "Keras's symbolic dtype for bools is bool; the op gives int32",
+    "hypot": "Keras's symbolic dtype for bools is bool; the op gives float32",
+    "power": "Keras's symbolic dtype for bools is bool; the op gives int32",
+    "polar": "Keras's symbolic dtype is float32; the op returns complex64",
+}

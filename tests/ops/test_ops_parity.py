@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pytest
 
+import kerasish
 import kerasish.ops as kops
 from tests.ops import _inputs
 
@@ -111,3 +112,51 @@ def test_op_matches_keras(name):
         _compare(name, expected, got, _describe(args, kwargs))
         compared += 1
     assert compared, f"{name}: no generated case ran under Keras; add a recipe to tests/ops/_inputs.SPECS"
+
+
+def _symbolic(args, kwargs, make):
+    """The case with its first array argument a symbolic tensor (batch size unknown)."""
+    first = next((a for a in args if isinstance(a, np.ndarray) and a.ndim >= 1), None)
+    if first is None:
+        return None, None
+    # every array argument with the first one's leading size gets an unknown batch size too
+    lead = first.shape[0]
+    new_args = [make((None,) + a.shape[1:], keras.backend.standardize_dtype(a.dtype))
+                if isinstance(a, np.ndarray) and a.ndim >= 1 and a.shape[0] == lead else a for a in args]
+    return new_args, kwargs
+
+
+@pytest.mark.parametrize("name", KERAS_OPS)
+def test_op_on_keras_tensors_matches_keras(name):
+    """The op on a KerasTensor gives the KerasTensor (shape with None, dtype) that Keras's gives."""
+    if name in _inputs.DEDICATED or name in _inputs.NOT_SYMBOLIC:
+        pytest.skip(f"{name}: takes functions or returns Python values; see tests/ops/test_ops_control.py")
+    compared = 0
+    for args, kwargs in _cases(name)[:6]:
+        k_args, k_kwargs = _symbolic(args, kwargs, lambda s, d: keras.KerasTensor(s, dtype=d))
+        if k_args is None:
+            continue
+        try:
+            expected = getattr(keras.ops, name)(*k_args, **k_kwargs)
+        except Exception:
+            continue
+        s_args, s_kwargs = _symbolic(args, kwargs, lambda s, d: kerasish.KerasTensor(s, dtype=d))
+        try:
+            got = getattr(kops, name)(*s_args, **s_kwargs)
+        except kerasish.InputError as e:
+            # Keras's symbolic shapes are more lenient (a size that fits only one batch size, e.g. a reshape
+            # to a fixed total): kerasish traces the op, and refuses such a call with a clear error
+            assert "cannot be called on inputs of shape" in str(e)
+            continue
+        if name in _inputs.KERAS_SYMBOLIC_QUIRKS:
+            compared += 1
+            continue
+        exp_leaves = jax.tree.leaves(expected, is_leaf=lambda t: isinstance(t, keras.KerasTensor))
+        got_leaves = jax.tree.leaves(got, is_leaf=lambda t: isinstance(t, kerasish.KerasTensor))
+        assert len(got_leaves) == len(exp_leaves), f"{name}{_describe(args, kwargs)}"
+        for e, g in zip(exp_leaves, got_leaves):
+            assert tuple(g.shape) == tuple(e.shape), f"{name}{_describe(args, kwargs)}: {g.shape} != Keras {e.shape}"
+            assert g.dtype.name == keras.backend.standardize_dtype(e.dtype), f"{name}: {g.dtype} != {e.dtype}"
+        compared += 1
+    if not compared:
+        pytest.skip(f"{name}: no case Keras runs on a KerasTensor")
