@@ -11,6 +11,7 @@ from jax import lax
 from kerasish import activations, constraints, initializers, regularizers
 from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer
+from kerasish.saving import registry
 from kerasish.utils.random import host_rngs
 
 
@@ -429,3 +430,18 @@ class SeparableConv2D(_SeparableConv):
     """2D separable convolution (depthwise, then pointwise)."""
 
     rank = 2
+
+
+# Keras's long names for the same classes; configs may name them too.
+Convolution1D = Conv1D
+Convolution2D = Conv2D
+Convolution3D = Conv3D
+Convolution1DTranspose = Conv1DTranspose
+Convolution2DTranspose = Conv2DTranspose
+Convolution3DTranspose = Conv3DTranspose
+SeparableConvolution1D = SeparableConv1D
+SeparableConvolution2D = SeparableConv2D
+for _alias in ("Convolution1D", "Convolution2D", "Convolution3D", "Convolution1DTranspose", "Convolution2DTranspose",
+               "Convolution3DTranspose", "SeparableConvolution1D", "SeparableConvolution2D"):
+    registry.register_builtin(globals()[_alias], _alias)
+del _alias

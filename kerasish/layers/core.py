@@ -78,6 +78,8 @@ class Dense(Layer):
         kernel_initializer / bias_initializer: names or initializers (Keras defaults).
         kernel_regularizer / bias_regularizer: names or regularizers.
         kernel_constraint / bias_constraint: names or constraints, applied after each update.
+        lora_rank, lora_alpha, quantization_config: Keras's LoRA and quantization options, accepted as None
+            (as Keras's configs carry them); kerasish implements neither.
 
     Input shape: ``(batch, ..., input_dim)``. Output shape: ``(batch, ..., units)``.
     """
@@ -86,10 +88,16 @@ class Dense(Layer):
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
+                 quantization_config=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(units, int) or units <= 0:
             raise ConfigError(f"Dense: units must be a positive integer, got {units!r}.")
+        for arg, value in (("lora_rank", lora_rank), ("lora_alpha", lora_alpha),
+                           ("quantization_config", quantization_config)):
+            if value is not None:  # Keras configs carry them as None
+                raise ConfigError(f"Dense: {arg}={value!r} is not supported by kerasish (no LoRA or quantization); "
+                                  "leave it None.")
         self.units = units
         self.activation = activations.get(activation)
         self.use_bias = use_bias

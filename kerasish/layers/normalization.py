@@ -330,3 +330,61 @@ class UnitNormalization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
+
+
+class RMSNormalization(Layer):
+    """Root-mean-square normalization: ``x * rsqrt(mean(x**2, axis) + epsilon) * scale`` (no centering).
+
+    Args:
+        axis: an int or a list of ints, the axes averaged over (and spanned by ``scale``).
+        epsilon: added to the mean square.
+
+    Weights: ``scale`` of the input's sizes on ``axis`` (sorted), initialized to ones. Statistics are
+    taken in float32 at least and the result returns in the input's dtype, as Keras's ``rms_normalization``.
+    A ``scale`` over non-trailing axes is broadcast along those axes (Keras's own broadcast lines it up
+    with the trailing axes, which only agrees when the axes are trailing).
+    """
+
+    def __init__(self, axis=-1, epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)) and axis and all(isinstance(a, int) and not isinstance(a, bool)
+                                                            for a in axis):
+            self.axis = list(axis)
+        elif isinstance(axis, int) and not isinstance(axis, bool):
+            self.axis = axis
+        else:
+            raise ConfigError(f"RMSNormalization: axis must be an int or a non-empty list of ints, got {axis!r}.")
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or epsilon < 0:
+            raise ConfigError(f"RMSNormalization: epsilon must be a non-negative number, got {epsilon!r}.")
+        self.epsilon = float(epsilon)
+
+    def _axes(self, rank: int) -> tuple[int, ...]:
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        return tuple(sorted(a % rank for a in axes))
+
+    def build(self, input_shape):
+        if not isinstance(input_shape, tuple):
+            raise InputError(f"Layer {self.name!r} (RMSNormalization) takes one input, got shape {input_shape}.")
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        for a in axes:
+            _axis_size(self, input_shape, a)
+        self._rank = len(input_shape)
+        shape = tuple(input_shape[a] for a in self._axes(self._rank))
+        self.scale = self.add_weight(name="scale", shape=shape, initializer="ones")
+
+    def _check_input(self, input_shape):
+        if not isinstance(input_shape, tuple) or len(input_shape) != self._rank:
+            raise InputError(f"Layer {self.name!r} (RMSNormalization) was built for inputs of rank {self._rank}, "
+                             f"got input shape {input_shape}.")
+
+    def call(self, inputs):
+        dtype = inputs.dtype
+        x = inputs.astype(jnp.promote_types(dtype, jnp.float32))
+        axes = self._axes(x.ndim)
+        inv = jax.lax.rsqrt(jnp.mean(jnp.square(x), axis=axes, keepdims=True) + self.epsilon)
+        scale_shape = [x.shape[a] if a in axes else 1 for a in range(x.ndim)]
+        y = x * inv * jnp.reshape(self.scale.value.astype(x.dtype), scale_shape)
+        return y.astype(dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}

@@ -191,9 +191,11 @@ class Normalization(Layer):
         self._stat_shape = tuple(input_shape[d] for d in keep)
         self._broadcast_shape = tuple(input_shape[d] if d in keep else 1 for d in range(len(input_shape)))
         if self.input_mean is None:
-            self.adapt_mean = self.add_weight("mean", self._stat_shape, "zeros", trainable=False)
-            self.adapt_variance = self.add_weight("variance", self._stat_shape, "ones", trainable=False)
-            self.count = self.add_weight("count", (), "zeros", dtype="int32", trainable=False)
+            self.adapt_mean = self.add_weight(shape=self._stat_shape, initializer="zeros", trainable=False,
+                                              name="mean")
+            self.adapt_variance = self.add_weight(shape=self._stat_shape, initializer="ones", trainable=False,
+                                                  name="variance")
+            self.count = self.add_weight(shape=(), initializer="zeros", dtype="int32", trainable=False, name="count")
 
     def _check_input(self, input_shape):
         if not isinstance(input_shape, tuple) or len(input_shape) != self._ndim:
@@ -359,3 +361,5 @@ class CenterCrop(Layer):
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format, "height": self.height,
                 "width": self.width}
+
+__all__ = ["CenterCrop", "Normalization", "Rescaling", "Resizing"]

@@ -8,6 +8,7 @@ recurrent matmul and the gates. Weights, gate orders and configs are Keras 3's, 
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 from kerasish import regularizers
@@ -68,6 +69,10 @@ class RNN(Layer):
 
     @property
     def state_size(self) -> list[int]:
+        """The cell's state sizes, flat (a ``StackedRNNCells``'s nested sizes in order)."""
+        flat = getattr(self.cell, "_flat_state_sizes", None)
+        if flat is not None:
+            return list(flat)
         s = self.cell.state_size
         return list(s) if isinstance(s, (list, tuple)) else [s]
 
@@ -81,6 +86,9 @@ class RNN(Layer):
         self.cell._maybe_build((input_shape[0], input_shape[2]))
         for var in self.cell.weights:  # "lstm/lstm_cell/kernel", as Keras's paths
             var.path = f"{self.name}/{self.cell.name}/{var.name}"
+        for sub in getattr(self.cell, "cells", ()):  # "rnn/stacked_rnn_cells/lstm_cell/kernel"
+            for var in sub.weights:
+                var.path = f"{self.name}/{self.cell.name}/{sub.name}/{var.name}"
 
     def _check_input(self, input_shape):
         if not isinstance(input_shape, tuple) or len(input_shape) != 3:
@@ -90,7 +98,7 @@ class RNN(Layer):
     def _initial_states(self, initial_state, batch: int, dtype) -> tuple:
         if initial_state is None:
             return tuple(jnp.zeros((batch, n), dtype) for n in self.state_size)
-        states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+        states = jax.tree.leaves(initial_state)  # a StackedRNNCells's nested states, flat
         if len(states) != len(self.state_size):
             raise InputError(f"Layer {self.name!r} ({type(self).__name__}) expects {len(self.state_size)} initial "
                              f"state(s), got {len(states)}.")
@@ -107,6 +115,10 @@ class RNN(Layer):
         x = jnp.asarray(inputs)
         if x.ndim != 3:
             raise self._rank_error(tuple(x.shape))
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            # Bool or integer sequences (one-hot flags, counts) run in the compute dtype, as Keras casts them;
+            # left alone, the scan's carry (in the input's dtype) would not match the float step output.
+            x = x.astype(self.compute_dtype)
         batch = x.shape[0]
         states = self._initial_states(initial_state, batch, x.dtype)
         if isinstance(mask, (list, tuple)):
@@ -125,14 +137,17 @@ class RNN(Layer):
                                     go_backwards=self.go_backwards, zero_out=self.zero_output_for_mask)
         else:
             kwargs = {"training": bool(training)} if cell._call_has_training else {}
+            cell_step = getattr(cell, "call_flat", cell.call)
 
             def step(xt, carry):
-                out, new = cell.call(xt, list(carry), **kwargs)
+                out, new = cell_step(xt, list(carry), **kwargs)
                 return out, tuple(new) if isinstance(new, (list, tuple)) else (new,)
 
             outs, final = _scan(step, jnp.swapaxes(x, 0, 1), states, mask, self.go_backwards,
                                 self.zero_output_for_mask)
         output = jnp.swapaxes(outs, 0, 1) if self.return_sequences else outs[-1]
+        if hasattr(cell, "nest_states"):  # StackedRNNCells: its states in its nested structure, as Keras
+            final = cell.nest_states(list(final))
         return [output, *final] if self.return_state else output  # the base class adds activity penalties
 
     def compute_mask(self, inputs, mask=None):

@@ -1,4 +1,5 @@
-"""Regularization layers (Keras 3): SpatialDropout1D/2D, GaussianNoise, GaussianDropout, ActivityRegularization.
+"""Regularization layers (Keras 3): SpatialDropout1D/2D/3D, GaussianNoise, GaussianDropout, AlphaDropout,
+ActivityRegularization.
 
 The stochastic layers draw their keys from the stateless scope's RNG stream (as ``Dropout``) and act
 only when ``training``; ``seed`` is accepted for Keras compatibility.
@@ -98,6 +99,23 @@ class SpatialDropout2D(_SpatialDropout):
         return {**super().get_config(), "data_format": self.data_format}
 
 
+class SpatialDropout3D(_SpatialDropout):
+    """Dropout of whole feature volumes of 5D inputs (``channels_last`` by default), rescaled by ``1 / (1 - rate)``.
+
+    Args:
+        rate: fraction of the channels to drop, in [0, 1).
+        data_format: ``"channels_last"`` (default) or ``"channels_first"``.
+        seed: accepted for Keras compatibility; keys come from the model's RNG stream.
+    """
+
+    _rank = 5
+
+    def __init__(self, rate, data_format=None, seed=None, name=None, dtype=None, **kwargs):
+        super().__init__(rate, data_format, seed, name=name, dtype=dtype, **kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
 class GaussianNoise(Layer):
     """Adds zero-mean Gaussian noise of standard deviation ``stddev`` (in [0, 1], as Keras) when training."""
 
@@ -195,3 +213,50 @@ class ActivityRegularization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "l1": self.l1, "l2": self.l2}
+
+
+# SELU's fixed point: the value a dropped unit takes is SELU's negative saturation, -scale * alpha.
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+class AlphaDropout(Layer):
+    """Dropout that keeps a SELU network's mean and variance (Keras 3 ``AlphaDropout``), when training.
+
+    A dropped unit is set to SELU's saturation value ``-scale * alpha``; then everything is mapped by
+    ``a * x + b``, with ``a = ((1 - rate) * (1 + rate * alpha_p**2)) ** -0.5`` and ``b = -a * alpha_p * rate``,
+    so that zero-mean unit-variance inputs stay so.
+
+    Args:
+        rate: fraction of the units to drop, in [0, 1).
+        noise_shape: shape of the keep mask, broadcast over the input (``None`` entries take the input's).
+        seed: accepted for Keras compatibility; keys come from the model's RNG stream.
+    """
+
+    supports_masking = True
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = _rate("AlphaDropout", "rate", rate)
+        if noise_shape is not None and (not isinstance(noise_shape, (list, tuple)) or any(
+                d is not None and (isinstance(d, bool) or not isinstance(d, int) or d <= 0) for d in noise_shape)):
+            raise ConfigError(f"AlphaDropout: noise_shape must be None or a tuple of positive ints or None, "
+                              f"got {noise_shape!r}.")
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = _seed("AlphaDropout", seed)
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        x = jnp.asarray(inputs)
+        shape = x.shape if self.noise_shape is None else tuple(
+            x.shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
+        keep = (jax.random.uniform(self.random_key(x), shape) >= self.rate).astype(x.dtype)
+        alpha_p = -_SELU_ALPHA * _SELU_SCALE
+        a = ((1 - self.rate) * (1 + self.rate * alpha_p ** 2)) ** -0.5
+        b = -a * alpha_p * self.rate
+        return a * (x * keep + alpha_p * (1 - keep)) + b
+
+    def get_config(self):
+        noise = None if self.noise_shape is None else list(self.noise_shape)
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed, "noise_shape": noise}

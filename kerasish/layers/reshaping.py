@@ -285,3 +285,113 @@ class UpSampling2D(Layer):
     def get_config(self):
         return {**super().get_config(), "size": list(self.size), "data_format": self.data_format,
                 "interpolation": self.interpolation}
+
+
+def _triple(layer: str, arg: str, value, minimum: int = 0) -> tuple[int, int, int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (_int(layer, arg, value, minimum),) * 3
+    if not isinstance(value, (list, tuple)) or len(value) != 3:
+        raise ConfigError(f"{layer}: {arg} must be an int or a tuple of 3 ints, got {value!r}.")
+    return tuple(_int(layer, arg, v, minimum) for v in value)
+
+
+def _triple_of_pairs(layer: str, arg: str, value) -> tuple[tuple[int, int], ...]:
+    """``n``, ``(d1, d2, d3)`` (symmetric) or three ``(before, after)`` pairs, as Keras's 3D layers take."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        n = _int(layer, arg, value, 0)
+        return ((n, n),) * 3
+    if not isinstance(value, (list, tuple)) or len(value) != 3:
+        raise ConfigError(f"{layer}: {arg} must be an int, a tuple of 3 ints or a tuple of 3 pairs of ints, "
+                          f"got {value!r}.")
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return tuple((_int(layer, arg, v, 0),) * 2 for v in value)
+    return tuple(_pair(layer, f"{arg}[{i}]", v) for i, v in enumerate(value))
+
+
+_RANK5 = "(batch, dim1, dim2, dim3, channels)"
+
+
+class ZeroPadding3D(Layer):
+    """Pads the three spatial axes of ``(batch, dim1, dim2, dim3, channels)`` with zeros.
+
+    Args:
+        padding: an int (every side), a tuple of 3 ints (symmetric per axis) or three
+            ``(before, after)`` pairs.
+        data_format: ``"channels_last"`` (or None); other formats are not supported.
+    """
+
+    def __init__(self, padding=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _data_format("ZeroPadding3D", data_format)
+        self.padding = _triple_of_pairs("ZeroPadding3D", "padding", padding)
+
+    def _check_input(self, input_shape):
+        _check_rank(self, input_shape, 5, _RANK5)
+
+    def build(self, input_shape):
+        self._check_input(input_shape)
+
+    def call(self, inputs):
+        return jnp.pad(inputs, ((0, 0),) + self.padding + ((0, 0),))
+
+    def get_config(self):
+        return {**super().get_config(), "padding": _to_list(self.padding), "data_format": self.data_format}
+
+
+class Cropping3D(Layer):
+    """Crops the three spatial axes of ``(batch, dim1, dim2, dim3, channels)``.
+
+    Args:
+        cropping: an int (every side), a tuple of 3 ints (symmetric per axis) or three
+            ``(before, after)`` pairs of steps to remove.
+        data_format: ``"channels_last"`` (or None); other formats are not supported.
+    """
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _data_format("Cropping3D", data_format)
+        self.cropping = _triple_of_pairs("Cropping3D", "cropping", cropping)
+
+    def _check_input(self, input_shape):
+        _check_rank(self, input_shape, 5, _RANK5)
+        for axis, crop in enumerate(self.cropping, start=1):
+            _check_crop(self, input_shape, axis, crop)
+
+    def build(self, input_shape):
+        self._check_input(input_shape)
+
+    def call(self, inputs):
+        (a0, a1), (b0, b1), (c0, c1) = self.cropping
+        _, d1, d2, d3, _ = inputs.shape
+        return inputs[:, a0:d1 - a1, b0:d2 - b1, c0:d3 - c1]
+
+    def get_config(self):
+        return {**super().get_config(), "cropping": _to_list(self.cropping), "data_format": self.data_format}
+
+
+class UpSampling3D(Layer):
+    """Repeats each voxel ``size`` times along the three spatial axes of ``(batch, d1, d2, d3, channels)``.
+
+    Args:
+        size: an int or a tuple of 3 positive up-sampling factors.
+        data_format: ``"channels_last"`` (or None); other formats are not supported.
+    """
+
+    def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _data_format("UpSampling3D", data_format)
+        self.size = _triple("UpSampling3D", "size", size, minimum=1)
+
+    def _check_input(self, input_shape):
+        _check_rank(self, input_shape, 5, _RANK5)
+
+    def build(self, input_shape):
+        self._check_input(input_shape)
+
+    def call(self, inputs):
+        for axis, n in enumerate(self.size, start=1):
+            inputs = jnp.repeat(inputs, n, axis=axis)
+        return inputs
+
+    def get_config(self):
+        return {**super().get_config(), "size": list(self.size), "data_format": self.data_format}
