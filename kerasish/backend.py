@@ -126,6 +126,21 @@ def _auto_name(prefix: str) -> str:
     return prefix if count == 0 else f"{prefix}_{count}"
 
 
+def _no_initializers(initializer, shape, dtype):
+    from kerasish.errors import ConfigError
+
+    raise ConfigError("kerasish.initializers is not loaded")
+
+
+# (initializer, shape, dtype) -> array; kerasish.initializers installs it (this module does not import it)
+_initializer_resolver = _no_initializers
+
+
+def set_initializer_resolver(resolver) -> None:
+    global _initializer_resolver
+    _initializer_resolver = resolver
+
+
 def _initial_value(initializer, shape, dtype, name):
     """A Variable's first value: the array given, or ``initializer(key, shape, dtype)``."""
     from kerasish.errors import ConfigError
@@ -135,10 +150,7 @@ def _initial_value(initializer, shape, dtype, name):
     if isinstance(initializer, str) or (callable(initializer) and not hasattr(initializer, "shape")):
         if shape is None:
             raise ConfigError(f"Variable {name!r}: an initializer ({initializer!r}) needs a shape.")
-        from kerasish import initializers
-        from kerasish.utils.random import next_host_key
-
-        return initializers.get(initializer)(next_host_key(), tuple(shape), jnp.dtype(dtype or "float32"))
+        return _initializer_resolver(initializer, tuple(shape), jnp.dtype(dtype or "float32"))
     value = to_array(initializer, dtype)
     if shape is not None and tuple(value.shape) != tuple(shape):
         raise ConfigError(f"Variable {name!r}: the initial value has shape {tuple(value.shape)}, not the shape "
@@ -356,7 +368,8 @@ class StatelessScope:
         return None if context is None else context.mask
 
     def has_rng(self) -> bool:
-        return self.rng is not None or current_step() is not None
+        context = current_step()
+        return self.rng is not None or (context is not None and context.rng is not None)
 
     def next_rng(self):
         if self.rng is None:

@@ -389,3 +389,18 @@ def serialize(init) -> dict | str:
     if isinstance(init, Initializer):
         return {"class_name": type(init).__name__, "config": init.get_config()}
     raise ConfigError(f"Cannot serialize initializer {init!r}: only kerasish initializers are serializable.")
+
+
+def _resolve_for_variable(initializer, shape, dtype):
+    from kerasish.utils.random import next_host_key
+
+    return get(initializer)(next_host_key(), shape, dtype)
+
+
+def _install() -> None:
+    from kerasish import backend
+
+    backend.set_initializer_resolver(_resolve_for_variable)
+
+
+_install()

@@ -278,7 +278,12 @@ class CompileMetrics(Metric):
         y_pred = flatten_outputs(y_pred, self.output_names)
         sample_weight = flatten_sample_weight(sample_weight, self.output_names)
         for i, _, metric, weighted in self.entries:
-            sw = _with_mask(sample_weight[i], mask) if weighted else mask
+            row_mask = mask
+            if mask is not None and not type(metric).__module__.startswith("kerasish."):
+                # a metric of your own gets the padding mask shaped like its targets (Keras never pads, so such
+                # a metric may multiply its per-row values by sample_weight without broadcasting it)
+                row_mask = _expand(mask, y_true[i])
+            sw = _with_mask(sample_weight[i], row_mask) if weighted else row_mask
             metric.update_state(y_true[i], y_pred[i], sample_weight=sw)
 
     def result(self) -> dict:

@@ -159,10 +159,10 @@ def initial_state(model, kind: str, variables: dict) -> TrainState:
     predict starts fresh metric accumulators. One jitted program does it all (a program per piece
     costs a trace and a lowering each, even from a warm compilation cache).
     """
-    rng = step = None
-    if kind == "train":
-        state_mod.ensure_seed_state(model)
-        rng, step = state_mod.seed_state(model)
+    # evaluate and predict read the run's key too (a layer that draws, e.g. a VAE's sampling, gets keys there as
+    # in Keras); they do not advance it, so their draws repeat until training moves the step counter on
+    state_mod.ensure_seed_state(model)
+    rng, step = state_mod.seed_state(model)
     metrics = [m for m in model.metrics] if kind != "predict" else []
 
     def start(trainable, non_trainable, optimizer, rng, step):

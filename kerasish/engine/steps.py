@@ -187,7 +187,7 @@ def make_test_step(model_step):
 
     def test(state: TrainState, batch):
         data, mask = batch
-        with StepContext(state.rng, None, mask):
+        with StepContext(state.rng, state.step, mask):
             logs, new = model_step((state.trainable, state.non_trainable, state.metrics), data)
         _, non_trainable, metrics_variables = _check_state(new, 3, "test_step")
         return state._replace(non_trainable=list(non_trainable), metrics=list(metrics_variables)), flatten_logs(logs)
@@ -200,7 +200,7 @@ def make_predict_step(model_step):
 
     def predict(state: TrainState, batch):
         data, _ = batch
-        with StepContext(state.rng, None, None):
+        with StepContext(state.rng, state.step, None):
             out = model_step((state.trainable, state.non_trainable), data)
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise ConfigError("predict_step must return (outputs, non_trainable_variables) (Keras's JAX contract); "
