@@ -495,6 +495,11 @@ def set_mask(x, mask) -> None:
     except TypeError:  # an object without weak references: keep it alive with its mask
         ref = None
     _MASKS[key] = (ref if ref is not None else x, mask)
+    if isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer) and not isinstance(mask, jax.core.Tracer):
+        try:  # an eager output also shows its mask as Keras's attribute (``output._keras_mask``)
+            x._keras_mask = mask
+        except AttributeError:
+            pass
 
 
 def get_mask(x):

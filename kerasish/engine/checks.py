@@ -34,6 +34,10 @@ def check_x(model, x) -> None:
                          f"but x has {len(given)}.")
     for (name, shape), arr in zip(specs, given):
         got = tuple(np.shape(arr))
+        if len(got) == len(shape) - 1 and shape[-1] == 1:  # Keras adds a missing trailing axis of size 1
+            got = got + (1,)
+        elif len(got) == len(shape) + 1 and got[-1] == 1:  # and drops an extra one
+            got = got[:-1]
         if len(got) != len(shape) or any(s is not None and s != g for s, g in zip(shape[1:], got[1:])):
             raise InputError(
                 f"Input {name!r} of model {model.name!r} expects samples of shape {tuple(shape[1:])}, "

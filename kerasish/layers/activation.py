@@ -119,7 +119,7 @@ class PReLU(Layer):
         if any(d is None for d in param_shape):
             raise InputError(f"Layer {self.name!r} (PReLU) needs known sizes along the axes that are not "
                              f"shared, got input shape {input_shape} and shared_axes={self.shared_axes}.")
-        self.alpha = self.add_weight("alpha", tuple(param_shape), initializer=self.alpha_initializer,
+        self.alpha = self.add_weight(name="alpha", shape=tuple(param_shape), initializer=self.alpha_initializer,
                                      regularizer=self.alpha_regularizer, constraint=self.alpha_constraint)
         self._param_shape = tuple(param_shape)
 

@@ -112,6 +112,11 @@ class OpLayer(Layer):
         kwargs = {k: decode(v, inputs) for k, v in self.arguments["kwargs"].items()}
         return self._fn(*args, **kwargs)
 
+    @property
+    def summary_type(self) -> str:
+        """The op's name as Keras shows it in summaries: ``add`` -> ``Add``, ``get_item`` -> ``GetItem``."""
+        return "".join(part.capitalize() for part in self.op.rpartition(".")[2].split("_"))
+
     def get_config(self) -> dict:
         return {**super().get_config(), "op": self.op, "arguments": self.arguments}
 

@@ -75,6 +75,19 @@ def _map_graph(outputs: list[KerasTensor], inputs: list[KerasTensor]) -> tuple[l
     return order, layers
 
 
+def _adjust_rank(x, shape):
+    """As Keras: data one axis short of the input's rank gains a trailing axis when that axis is 1; data with
+    one extra trailing axis of size 1 loses it."""
+    ndim = getattr(x, "ndim", None)
+    if ndim is None:
+        return x
+    if ndim == len(shape) - 1 and shape[-1] == 1:
+        return x[..., None]
+    if ndim == len(shape) + 1 and x.shape[-1] == 1:
+        return x[..., 0]
+    return x
+
+
 class Functional(Model):
     """A model defined by ``Model(inputs, outputs)``; inputs and outputs may be tensors, lists or dicts."""
 
@@ -103,6 +116,19 @@ class Functional(Model):
             raise ConfigError(f"All layer names in a model must be unique; {duplicates} appear more than once.")
         object.__setattr__(self, "_layers", layers)
         self.built = True
+
+    @property
+    def layers(self) -> list:
+        """Keras 3's list: the InputLayers first, then the layers in graph order; ops on KerasTensors
+        (``x + y``: OpLayer nodes) are operations of the graph, not layers, as in Keras."""
+        from kerasish.layers.op_layer import OpLayer
+
+        return [layer for layer in self._layers if not isinstance(layer, OpLayer)]
+
+    @property
+    def operations(self) -> list:
+        """Every node's layer or op, in graph order (Keras's ``operations``)."""
+        return list(self._layers)
 
     @property
     def inputs(self) -> list[KerasTensor]:
@@ -164,6 +190,7 @@ class Functional(Model):
         given = self._inputs_from(inputs)
         values: dict[int, object] = {}
         for t, v in zip(self._flat_inputs, given):
+            v = _adjust_rank(v, t.shape)
             values[id(t)] = v.astype(t.dtype) if hasattr(v, "astype") and v.dtype != t.dtype else v
 
         def resolve(x):

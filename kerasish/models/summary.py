@@ -34,10 +34,10 @@ def _output_shape(layer):
 
 def summary_rows(model) -> list[tuple[str, str, int, bool]]:
     rows = []
-    for layer in model.layers:
+    for layer in getattr(model, "operations", model.layers):  # a functional model's ops too, as Keras shows them
         params = int(sum(int(np.prod(v.shape)) for v in layer.weights)) if layer.built else 0
-        rows.append((f"{layer.name} ({type(layer).__name__})", _shape_str(_output_shape(layer)), params,
-                     layer.trainable))
+        kind = getattr(layer, "summary_type", type(layer).__name__)
+        rows.append((f"{layer.name} ({kind})", _shape_str(_output_shape(layer)), params, layer.trainable))
     return rows
 
 

@@ -137,3 +137,27 @@ def test_on_batch_end_is_called_in_fit_as_keras():
     model.compile("sgd", "mse")
     model.fit(np.ones((8, 2)), np.ones((8, 1)), batch_size=4, epochs=1, verbose=0, callbacks=[Counter()])
     assert seen == [0, 1]
+
+
+def test_functional_layers_and_rank_adjustment_as_keras(rng):
+    def build(lib):
+        inputs = lib.Input(shape=(6, 6, 1))
+        x = lib.layers.Flatten()(inputs)
+        return lib.Model(inputs, lib.layers.Dense(2, name="d")(x) + 1.0)
+
+    ours, theirs = build(kerasish), build(keras)
+    assert [type(la).__name__ for la in ours.layers] == [type(la).__name__ for la in theirs.layers]
+    assert len(ours.operations) == len(theirs.operations)
+    text = []
+    ours.summary(print_fn=text.append)
+    assert "add (Add)" in "\n".join(text)
+    ours.get_layer("d").set_weights(theirs.get_layer("d").get_weights())
+    x = rng.normal(size=(4, 6, 6)).astype("float32")  # one axis short: Keras adds it
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    ours.compile("sgd", "mse")
+    ours.fit(x, np.zeros((4, 2)), verbose=0)
+
+
+def test_eager_outputs_carry_keras_mask():
+    out = layers.Embedding(10, 3, mask_zero=True)(np.array([[1, 2, 0]]))
+    np.testing.assert_array_equal(np.asarray(out._keras_mask), [[True, True, False]])
