@@ -162,6 +162,10 @@ class Trainer(StatelessTrainer):
         step = {"train": "train_step", "test": "test_step", "predict": "predict_step"}[kind]
         if self._overridden(step):
             return False
+        if kind != "predict" and self.built and any(len(s) == 1 for s in self._output_shapes()):
+            # an output of one value per sample: a loss over its last axis reduces over the batch itself, where
+            # no row mask can leave padded rows out; the last batch runs short instead (Keras never pads)
+            return False
         return kind == "predict" or not any(self._overridden(m) for m in _LOSS_METHODS)
 
     def _needs_targets(self, kind: str, compile_loss) -> bool:

@@ -24,6 +24,7 @@ class KerasTensor(SymbolicTensor):
         self.dtype = jnp.dtype(dtype)
         self.name = name
         self._history: tuple[Any, int, int] | None = None  # (layer, node_index, tensor_index)
+        self._keras_mask: KerasTensor | None = None  # the mask a symbolic output carries (Keras's attribute)
 
     @property
     def ndim(self) -> int:
@@ -227,19 +228,29 @@ def symbolic_call(layer, args: tuple, kwargs: dict):
     flat, treedef = jax.tree.flatten((args, kwargs), is_leaf=is_keras_tensor)
     positions = [i for i, x in enumerate(flat) if isinstance(x, KerasTensor)]
 
+    tensors = [flat[i] for i in positions]
+    masked = [j for j, t in enumerate(tensors) if getattr(t, "_keras_mask", None) is not None]
+
     def run(*arrays):
+        from kerasish.layers.masking import get_mask, set_mask, set_masks
+
+        values, masks = arrays[:len(tensors)], arrays[len(tensors):]
+        for j, m in zip(masked, masks):  # the inputs carry their masks, as at run time
+            set_mask(values[j], m)
         filled = list(flat)
-        for i, a in zip(positions, arrays):
+        for i, a in zip(positions, values):
             filled[i] = a
         a2, k2 = jax.tree.unflatten(treedef, filled)
-        if not layer._call_has_mask:
-            k2 = {k: v for k, v in k2.items() if k != "mask"}
+        k2, mask = layer._with_masks(a2, k2)
         with StatelessScope({}, rng=jax.random.PRNGKey(0), training=False):
-            return layer._call_autocast(*layer._autocast_inputs(a2, layer._resolve_training(k2)))
+            out = layer._call_autocast(*layer._autocast_inputs(a2, layer._resolve_training(k2)))
+        leaves = jax.tree.leaves(out)
+        if not (leaves and all(get_mask(o) is not None for o in leaves)):
+            set_masks(out, layer.compute_mask(a2[0], mask))
+        return out, [get_mask(o) for o in leaves]
 
-    tensors = [flat[i] for i in positions]
     try:
-        out_specs = infer_output_specs(run, tensors)
+        out_specs, mask_specs = infer_output_specs(run, tensors + [tensors[j]._keras_mask for j in masked])
     except KerasishError:
         raise
     except Exception as e:  # a shape or dtype the call cannot take: say which layer, and its inputs
@@ -255,5 +266,8 @@ def symbolic_call(layer, args: tuple, kwargs: dict):
         return t
 
     outputs = jax.tree.map(make, out_specs)
+    for t, m in zip(jax.tree.leaves(outputs, is_leaf=is_keras_tensor), mask_specs):
+        if m is not None:  # Keras's ``_keras_mask`` of a symbolic output: its shape and dtype (not a graph node)
+            t._keras_mask = KerasTensor(m.shape, m.dtype, name=f"{layer.name}_mask")
     layer._inbound_nodes.append(Node(layer, args, kwargs, outputs))
     return outputs

@@ -161,3 +161,18 @@ def test_functional_layers_and_rank_adjustment_as_keras(rng):
 def test_eager_outputs_carry_keras_mask():
     out = layers.Embedding(10, 3, mask_zero=True)(np.array([[1, 2, 0]]))
     np.testing.assert_array_equal(np.asarray(out._keras_mask), [[True, True, False]])
+
+
+def test_one_value_per_sample_outputs_are_not_padded(rng):
+    """A (batch,) output's loss reduces over the batch itself: the short last batch must stay short."""
+    def build(lib):
+        inputs = lib.Input((3,))
+        return lib.Model(inputs, lib.ops.sum(lib.layers.Dense(2, name="d")(inputs), axis=-1))
+
+    ours, theirs = build(kerasish), build(keras)
+    ours.get_layer("d").set_weights(theirs.get_layer("d").get_weights())
+    for m in (ours, theirs):
+        m.compile("sgd", "mse")
+    x, y = rng.normal(size=(5, 3)).astype("float32"), rng.normal(size=(5,)).astype("float32")
+    assert ours.evaluate(x, y, batch_size=2, verbose=0) == pytest.approx(
+        theirs.evaluate(x, y, batch_size=2, verbose=0), rel=1e-5)
