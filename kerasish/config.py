@@ -8,8 +8,8 @@ What each does in kerasish:
   (kerasish's layers' default; ``"channels_first"`` is refused with a clear error).
 * ``dtype_policy`` / ``set_dtype_policy``: the global mixed-precision policy (``kerasish.mixed_precision``).
 * ``max_epochs`` / ``max_steps_per_epoch`` (and ``KERAS_MAX_EPOCHS`` / ``KERAS_MAX_STEPS_PER_EPOCH`` in
-  the environment): caps on ``fit``'s epochs and steps per epoch for debugging runs, which ``fit`` takes
-  from here (``kerasish.config.max_epochs()``).
+  the environment): caps on ``fit``'s epochs and steps per epoch for debugging runs. ``fit`` applies
+  ``max_epochs``; ``max_steps_per_epoch`` is recorded but not applied yet (pass ``steps_per_epoch=``).
 * ``backend`` is ``"jax"``; ``set_backend`` accepts ``"jax"`` only. ``is_nnx_enabled`` is True: kerasish's
   layers are built on ``flax.nnx``.
 * Flash attention: kerasish leaves the choice of attention kernel to XLA (``jax.nn.dot_product_attention``),

@@ -283,6 +283,10 @@ class Trainer(StatelessTrainer):
         self._setup("fit")
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise InputError(f"epochs must be a non-negative integer, got {epochs!r}.")
+        from kerasish import config
+
+        if config.max_epochs() is not None:  # keras.config.set_max_epochs (or KERAS_MAX_EPOCHS) caps every fit
+            epochs = min(epochs, config.max_epochs())
         if validation_split and validation_data is None:
             (x, y, sample_weight), validation_data = adapters.split_validation(x, y, sample_weight, validation_split)
         data = adapters.make_data(x, y, sample_weight, batch_size, shuffle, steps_per_epoch, check_finite=check_finite)

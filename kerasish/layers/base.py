@@ -311,20 +311,26 @@ class Layer(LayerGraphAPI):
             layer.trainable = value
 
     # -- weights -----------------------------------------------------------------------------
-    def add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True, autocast: bool = True,
-                   regularizer=None, constraint=None, aggregation: str = "none",
-                   overwrite_with_gradient: bool = False, name: str | None = None) -> Variable:
+    def add_weight(self, *args, **kwargs) -> Variable:
         """A new weight of this layer, with Keras 3's signature and defaults: ``shape`` ``()`` when not given,
         ``initializer`` ``"glorot_uniform"`` for floats and ``"zeros"`` otherwise, ``dtype`` the layer's
         variable dtype, ``name`` ``"variable"``, ``"variable_1"``, ... Its first value draws a fresh key from the
         global seed stream. ``autocast=False`` keeps the weight in its own dtype inside a mixed-precision call.
 
-        ``add_weight("kernel", (3, 4), "zeros")`` (the name first, as Keras 2 and older kerasish) is accepted too.
+        The name may also come first, as Keras 2 and older kerasish wrote it:
+        ``add_weight("kernel", (3, 4), initializer="zeros")``.
         """
-        if isinstance(shape, str):  # the name first: (name, shape, initializer[, dtype])
-            name, shape, initializer, dtype = shape, initializer, dtype, None
-            if not isinstance(trainable, bool):
-                dtype, trainable = trainable, True
+        if args and isinstance(args[0], str):
+            for key, value in zip(("name", "shape", "initializer", "dtype", "trainable"), args):
+                if key in kwargs:
+                    raise TypeError(f"add_weight() got multiple values for argument {key!r}")
+                kwargs[key] = value
+            args = ()
+        return self._add_weight(*args, **kwargs)
+
+    def _add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True, autocast: bool = True,
+                    regularizer=None, constraint=None, aggregation: str = "none",
+                    overwrite_with_gradient: bool = False, name: str | None = None) -> Variable:
         if overwrite_with_gradient:
             raise ConfigError(f"Layer {self.name!r}: add_weight(overwrite_with_gradient=True) (float8 training's "
                               "scales) is not supported by kerasish.")
@@ -342,6 +348,8 @@ class Layer(LayerGraphAPI):
         return self._track_variable(Variable(value, name=name, trainable=trainable,
                                              regularizer=regularizers.get(regularizer), constraint=constraint,
                                              autocast=autocast, aggregation=aggregation))
+
+    add_weight.__signature__ = inspect.signature(_add_weight)  # Keras's, for introspection
 
     def _track_variable(self, var: Variable) -> Variable:
         var.path = f"{self.name}/{var.name}"

@@ -47,7 +47,7 @@ def get_source_inputs(tensor) -> list:
 def standardize_dtype(dtype) -> str:
     """A dtype's name as a string, as Keras's (``None`` and ``float`` give floatx, ``int`` gives "int32"
     while JAX's 64-bit mode is off)."""
-    from kerasish.backend import _dtype_name
+    from kerasish.settings import _dtype_name
 
     return _dtype_name(dtype)
 

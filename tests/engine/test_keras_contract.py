@@ -176,3 +176,14 @@ def test_one_value_per_sample_outputs_are_not_padded(rng):
     x, y = rng.normal(size=(5, 3)).astype("float32"), rng.normal(size=(5,)).astype("float32")
     assert ours.evaluate(x, y, batch_size=2, verbose=0) == pytest.approx(
         theirs.evaluate(x, y, batch_size=2, verbose=0), rel=1e-5)
+
+
+def test_config_max_epochs_caps_fit():
+    model = kerasish.Sequential([kerasish.Input((2,)), layers.Dense(1)])
+    model.compile("sgd", "mse")
+    kerasish.config.set_max_epochs(2)
+    try:
+        history = model.fit(np.ones((4, 2)), np.ones((4, 1)), epochs=5, verbose=0)
+    finally:
+        kerasish.config.set_max_epochs(None)
+    assert len(history.history["loss"]) == 2

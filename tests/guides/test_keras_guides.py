@@ -137,7 +137,8 @@ def test_training_loop_guide_runs(capsys):
     _, _, losses = model.stateless_call(model.trainable_variables, model.non_trainable_variables, x_val[:4],
                                         return_losses=True)
     assert len(losses) == 1
-    hidden = jax.nn.relu(x_val[:4] @ model.layers[0].kernel.value + model.layers[0].bias.value)
+    dense = next(layer for layer in model.layers if hasattr(layer, "kernel"))  # after the InputLayer, as Keras
+    hidden = jax.nn.relu(x_val[:4] @ dense.kernel.value + dense.bias.value)
     np.testing.assert_allclose(losses[0], 1e-2 * np.sum(hidden), rtol=1e-5)
 
 
