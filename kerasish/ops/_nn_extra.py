@@ -91,7 +91,7 @@ def _greedy(inputs, lengths, merge_repeated, mask_index):
 def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1, merge_repeated=True,
                mask_index=0):
     """Decodes ``(batch, time, classes)`` scores: ``(paths (top_paths, batch, time), scores (batch, top_paths))``
-    with -1 padding. ``strategy="greedy"``; ``"beam_search"`` is in ``_ctc_beam.py``."""
+    with -1 padding. ``strategy="greedy"``, or ``"beam_search"`` (a prefix beam search, ``_ctc_beam.py``)."""
     inputs = tensor(inputs)
     lengths = tensor(sequence_lengths).astype("int32")
     if mask_index is None:
