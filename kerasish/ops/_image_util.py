@@ -5,22 +5,12 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from kerasish.errors import ConfigError, InputError
-from kerasish.ops._util import tensor
-
-DATA_FORMATS = ("channels_last", "channels_first")
+from kerasish.ops._util import data_format_or_default, tensor
 
 
 def resolve_data_format(op: str, value) -> str:
     """``value`` checked, or the global image data format when it is None (``"channels_last"`` by default)."""
-    if value is None:
-        from kerasish import backend
-
-        getter = getattr(backend, "image_data_format", None)
-        value = getter() if getter is not None else "channels_last"
-    name = str(value).lower()
-    if name not in DATA_FORMATS:
-        raise ConfigError(f"ops.image.{op}: data_format must be 'channels_last' or 'channels_first', got {value!r}.")
-    return name
+    return data_format_or_default(value, f"image.{op}")
 
 
 def choice(op: str, arg: str, value, valid) -> str:

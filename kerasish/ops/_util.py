@@ -5,15 +5,13 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from kerasish import settings
 from kerasish.ops._dispatch import keras_op
 
 
 def floatx() -> str:
-    """The default float dtype (``kerasish.config.floatx()`` when it is set there, else float32)."""
-    from kerasish import backend
-
-    getter = getattr(backend, "floatx", None)
-    return getter() if getter is not None else "float32"
+    """The default float dtype (``kerasish.config.floatx()``, float32 unless set)."""
+    return settings.floatx()
 
 
 def tensor(x, dtype=None):
@@ -92,25 +90,17 @@ def install(namespace: dict, factory, table: dict, **kwargs) -> list[str]:
     return list(table)
 
 
-def data_format_or_default(data_format) -> str:
-    """``data_format``, or the global image data format (``kerasish.backend.image_data_format()``)."""
-    if data_format is None:
-        from kerasish import backend
+def data_format_or_default(data_format, op: str = "") -> str:
+    """``data_format`` (any case), or the global image data format (``kerasish.config.image_data_format()``)."""
+    name = settings.image_data_format() if data_format is None else str(data_format).lower()
+    if name not in ("channels_last", "channels_first"):
+        from kerasish.errors import ConfigError
 
-        getter = getattr(backend, "image_data_format", None)
-        data_format = getter() if getter is not None else "channels_last"
-    if data_format not in ("channels_last", "channels_first"):
-        from kerasish.errors import InputError
-
-        raise InputError(f"data_format must be 'channels_last' or 'channels_first'; got {data_format!r}.")
-    return data_format
+        raise ConfigError(f"{'ops.' + op + ': ' if op else ''}data_format must be 'channels_last' or "
+                          f"'channels_first', got {data_format!r}.")
+    return name
 
 
 def epsilon_or_default(epsilon) -> float:
     """``epsilon``, or the global fuzz factor (``kerasish.backend.epsilon()``, 1e-7 by default)."""
-    if epsilon is not None:
-        return epsilon
-    from kerasish import backend
-
-    getter = getattr(backend, "epsilon", None)
-    return getter() if getter is not None else 1e-7
+    return settings.epsilon() if epsilon is None else epsilon

@@ -1,7 +1,8 @@
 """Keras 3's JAX guides, run as they are under kerasish, and their steps compared with Keras's own.
 
-``custom_train_step_in_jax.py`` and ``writing_a_custom_training_loop_in_jax.py`` are the official
-guides with ``import keras`` changed to ``import kerasish as keras`` (see their docstrings). The guides
+The step guide is the compatibility corpus's copy (``tests/compat/corpus/guide_custom_train_step_in_jax.py``),
+run here at the guide's own sizes with ``keras`` mapped to kerasish; ``writing_a_custom_training_loop_in_jax.py``
+is the official guide with ``import keras`` changed to ``import kerasish as keras`` (see its docstring). The guides
 run end to end; then each custom step they define is executed twice from the guide's own source, once
 over Keras 3 and once over kerasish, on models with the same weights and the same data, and the logs
 and trained weights must agree.
@@ -24,7 +25,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 import keras  # noqa: E402 - the oracle, on the JAX backend
 
 HERE = Path(__file__).parent
-STEP_GUIDE = HERE / "custom_train_step_in_jax.py"
+STEP_GUIDE = HERE.parent / "compat" / "corpus" / "guide_custom_train_step_in_jax.py"
 LOOP_GUIDE = HERE / "writing_a_custom_training_loop_in_jax.py"
 
 
@@ -55,9 +56,17 @@ def _data(n=96, seed=0):
 
 @pytest.fixture(scope="module")
 def step_guide():
+    from tests.compat.corpus import _record
+    from tests.compat.keras_shim import kerasish_as_keras
+
     kerasish.utils.set_random_seed(0)
     np.random.seed(0)
-    return runpy.run_path(str(STEP_GUIDE), run_name="guide")
+    smoke, _record.SMOKE = _record.SMOKE, False  # the guide's own sizes (1000 rows, 3 and 5 epochs)
+    try:
+        with kerasish_as_keras():
+            return runpy.run_path(str(STEP_GUIDE), run_name="guide")
+    finally:
+        _record.SMOKE = smoke
 
 
 def test_custom_train_step_guide_runs(step_guide):

@@ -360,7 +360,7 @@ def test_gaussian_blur_default_layout_is_the_global_one(monkeypatch):
     x = img(2, 6, 7, 3)
     want = KIMAGE.gaussian_blur(x, data_format="channels_last")
     np.testing.assert_allclose(kimage.gaussian_blur(x), want, **F32)
-    monkeypatch.setattr(kerasish.backend, "image_data_format", lambda: "channels_first", raising=False)
+    monkeypatch.setattr(kerasish.settings, "image_data_format", lambda: "channels_first")
     np.testing.assert_allclose(kimage.gaussian_blur(x), KIMAGE.gaussian_blur(x, data_format="channels_first"), **F32)
     with pytest.raises(kerasish.InputError, match="float"):
         kimage.gaussian_blur(x.astype("uint8"))
