@@ -344,6 +344,16 @@ class MultiHeadAttention(Layer):
         out = self._output_dense(out)
         return (out, scores) if return_attention_scores else out
 
+    def get_build_config(self) -> dict | None:
+        # Keras builds MultiHeadAttention from named shapes: build(query_shape, value_shape, key_shape=None).
+        shapes = self._build_shape
+        if not self.built or not isinstance(shapes, (list, tuple)) or len(shapes) < 2:
+            return super().get_build_config()
+        named = {"query_shape": shapes[0], "value_shape": shapes[1]}
+        if len(shapes) > 2 and shapes[2] is not None:
+            named["key_shape"] = shapes[2]
+        return {"shapes_dict": named}
+
     def get_config(self):
         return {**super().get_config(), "num_heads": self._num_heads, "key_dim": self._key_dim,
                 "value_dim": self._value_dim, "dropout": self._dropout, "use_bias": self._use_bias,

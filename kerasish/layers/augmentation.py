@@ -421,7 +421,8 @@ class RandomContrast(_ImageAugmentation):
         return jnp.clip(out, self.value_range[0], self.value_range[1])
 
     def get_config(self):
-        return {**super().get_config(), "factor": self.factor, "value_range": self.value_range}
+        factor = self.factor if isinstance(self.factor, (list, tuple)) else (0.0, self.factor)
+        return {**super().get_config(), "factor": list(factor), "value_range": self.value_range}
 
 
 class _BatchMix(_ImageAugmentation):

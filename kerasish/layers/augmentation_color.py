@@ -157,7 +157,9 @@ class RandomGrayscale(_ImageAugmentation):
         return jnp.where(apply, rgb_to_grayscale(images), images)
 
     def get_config(self):
-        return {**super().get_config(), "factor": self.factor}
+        config = {**super().get_config(), "factor": self.factor}
+        config.pop("seed", None)  # Keras's RandomGrayscale does not write its seed
+        return config
 
 
 class RandomSaturation(_FactorColor):

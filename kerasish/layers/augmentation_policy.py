@@ -307,7 +307,7 @@ class MaxNumBoundingBoxes(_ImageAugmentation):
     def get_config(self):
         config = super().get_config()
         config.pop("seed", None)
-        config = {**config, "max_number": self.max_number, "fill_value": self.fill_value}
+        config = {**config, "max_number": self.max_number}  # Keras writes no fill_value
         if self.bounding_box_format is not None:
             config["bounding_box_format"] = self.bounding_box_format
         return config

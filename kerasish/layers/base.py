@@ -586,5 +586,10 @@ class Layer(LayerGraphAPI):
     def from_config(cls, config: dict):
         return cls(**config)
 
+    def get_build_config(self) -> dict | None:
+        """What Keras 3 writes as the layer's ``build_config``: ``{"input_shape": ...}`` once built, or None."""
+        shape = getattr(self, "_build_input_shape", None) or self._build_shape
+        return {"input_shape": shape} if self.built and shape is not None else None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"

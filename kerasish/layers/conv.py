@@ -132,6 +132,7 @@ class _ConvBase(Layer):
                 "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
                 "bias_initializer": initializers.serialize(self.bias_initializer),
                 "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
                 "bias_constraint": constraints.serialize(self.bias_constraint)}
 
 

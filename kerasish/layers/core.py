@@ -11,6 +11,7 @@ from flax import nnx
 from kerasish import activations, constraints, initializers, regularizers
 from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer
+from kerasish.layers.keras_compat import accept_only_default
 from kerasish.layers.symbolic import KerasTensor
 from kerasish.utils.random import host_rngs
 
@@ -26,8 +27,15 @@ class InputLayer(Layer):
     the layers after it cast floating inputs to their own compute dtype.
     """
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, **kwargs):
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, input_tensor=None,
+                 optional=False, name=None, ragged=None, **kwargs):
         super().__init__(name=name, **kwargs)
+        accept_only_default(f"InputLayer {self.name!r}", {"sparse": bool(sparse), "ragged": bool(ragged),
+                                                          "optional": optional},
+                            {"sparse": False, "ragged": False, "optional": False})
+        if input_tensor is not None:
+            raise ConfigError(f"InputLayer {self.name!r}: input_tensor is not supported by kerasish; use "
+                              "kerasish.Input(...) itself as the input.")
         try:
             self._input_dtype = jnp.dtype(dtype or "float32")
         except TypeError:
@@ -54,12 +62,18 @@ class InputLayer(Layer):
         return self._input_dtype
 
     def get_config(self):
-        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype.name, "name": self.name}
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype.name, "sparse": False, "ragged": False,
+                "name": self.name, "optional": False}
 
 
-def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None) -> KerasTensor:
-    """A symbolic input for the functional API (the shape excludes the batch)."""
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape).output_tensor
+def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, *, sparse=None, tensor=None,
+          optional=False, ragged=None) -> KerasTensor:
+    """A symbolic input for the functional API (the shape excludes the batch).
+
+    ``sparse``, ``ragged``, ``optional`` and ``tensor`` are Keras's, accepted only when off (None/False).
+    """
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape,
+                      sparse=sparse, input_tensor=tensor, optional=optional, ragged=ragged).output_tensor
 
 
 def _last_dim(layer: Layer, input_shape, what: str = "last") -> int:
@@ -136,7 +150,7 @@ class Dense(Layer):
                 "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
                 "bias_regularizer": regularizers.serialize(self.bias_regularizer),
                 "kernel_constraint": constraints.serialize(self.kernel_constraint),
-                "bias_constraint": constraints.serialize(self.bias_constraint)}
+                "bias_constraint": constraints.serialize(self.bias_constraint), "quantization_config": None}
 
 
 class Activation(Layer):
@@ -201,7 +215,9 @@ class Flatten(Layer):
         return jnp.reshape(inputs, (inputs.shape[0], -1))
 
     def get_config(self):
-        return {**super().get_config(), "data_format": self.data_format}
+        from kerasish.settings import image_data_format
+
+        return {**super().get_config(), "data_format": self.data_format or image_data_format()}
 
 
 class Reshape(Layer):
@@ -277,8 +293,13 @@ class Embedding(Layer):
     autocast = False
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
-                 embeddings_constraint=None, mask_zero=False, **kwargs):
+                 embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, lora_alpha=None,
+                 quantization_config=None, **kwargs):
         super().__init__(**kwargs)
+        accept_only_default(f"{type(self).__name__} {self.name!r}",
+                            {"weights": weights, "lora_rank": lora_rank, "lora_alpha": lora_alpha,
+                             "quantization_config": quantization_config},
+                            {"weights": None, "lora_rank": None, "lora_alpha": None, "quantization_config": None})
         self.input_dim = int(input_dim)
         self.output_dim = int(output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
@@ -307,8 +328,9 @@ class Embedding(Layer):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
                 "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
                 "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
-                "mask_zero": self.mask_zero}
+                "mask_zero": self.mask_zero, "quantization_config": None}
 
 
 

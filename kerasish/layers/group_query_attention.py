@@ -10,7 +10,7 @@ import jax.numpy as jnp
 from kerasish import constraints, initializers, regularizers
 from kerasish.errors import ConfigError, InputError
 from kerasish.layers.attention import _SOFTMAX_FILL, MultiHeadAttention, _dropout, _positive_int, _rate
-from kerasish.layers.base import Layer
+from kerasish.layers.base import Layer, unique_name
 from kerasish.saving import registry
 
 
@@ -44,6 +44,8 @@ class GroupedQueryAttention(MultiHeadAttention):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, use_gate=False, seed=None, **kwargs):
         name = "GroupQueryAttention"
+        if kwargs.get("name") is None:  # Keras's default name comes from its class, GroupedQueryAttention
+            kwargs["name"] = unique_name("grouped_query_attention")
         head_dim = _positive_int(name, "head_dim", head_dim)
         num_query_heads = _positive_int(name, "num_query_heads", num_query_heads)
         num_key_value_heads = _positive_int(name, "num_key_value_heads", num_key_value_heads)
@@ -140,5 +142,7 @@ class GroupedQueryAttention(MultiHeadAttention):
                 "bias_constraint": constraints.serialize(self._bias_constraint), "seed": self.seed}
 
 
+# Keras 3 exports (and so names in configs) this class as GroupQueryAttention.
+GroupedQueryAttention.__name__ = "GroupQueryAttention"
 GroupQueryAttention = GroupedQueryAttention
 registry.register_builtin(GroupedQueryAttention, "GroupQueryAttention")

@@ -16,6 +16,7 @@ from kerasish import constraints, initializers, regularizers
 from kerasish.backend import current_scope
 from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer
+from kerasish.layers.keras_compat import accept_only_default
 from kerasish.utils.random import host_rngs, next_host_key
 
 
@@ -78,8 +79,13 @@ class BatchNormalization(_BetaGamma):
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
                  moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
-                 beta_constraint=None, gamma_constraint=None, **kwargs):
+                 beta_constraint=None, gamma_constraint=None, synchronized=False, renorm=False,
+                 renorm_clipping=None, renorm_momentum=0.99, **kwargs):
         super().__init__(**kwargs)
+        accept_only_default(f"BatchNormalization {self.name!r}",
+                            {"synchronized": synchronized, "renorm": renorm, "renorm_clipping": renorm_clipping},
+                            {"synchronized": False, "renorm": False, "renorm_clipping": None})
+        self.renorm_momentum = float(renorm_momentum)  # unused without renorm; kept for the config
         if not isinstance(axis, int):
             raise ConfigError(f"BatchNormalization: axis must be an int, got {axis!r}.")
         self.axis = axis
@@ -142,7 +148,8 @@ class BatchNormalization(_BetaGamma):
                 "gamma_initializer": initializers.serialize(self.gamma_initializer),
                 "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
                 "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
-                **self._beta_gamma_config()}
+                **self._beta_gamma_config(), "synchronized": False, "renorm": False, "renorm_clipping": None,
+                "renorm_momentum": self.renorm_momentum}
 
 
 class LayerNormalization(_BetaGamma):
@@ -157,13 +164,16 @@ class LayerNormalization(_BetaGamma):
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
-                 beta_constraint=None, gamma_constraint=None, **kwargs):
+                 beta_constraint=None, gamma_constraint=None, rms_scaling=False, **kwargs):
         super().__init__(**kwargs)
+        accept_only_default(f"LayerNormalization {self.name!r}", {"rms_scaling": rms_scaling},
+                            {"rms_scaling": False})
         axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
         if not axes or not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axes) \
                 or len(set(axes)) != len(axes):
             raise ConfigError(f"LayerNormalization: axis must be an int or a list of distinct ints, got {axis!r}.")
         self.axis = [int(a) for a in axes] if isinstance(axis, (list, tuple)) and len(axes) > 1 else int(axes[0])
+        self._axis_listed = isinstance(axis, (list, tuple))  # for the config: [-1] stays a list
         self.epsilon = float(epsilon)
         self.center, self.scale = center, scale
         self.beta_initializer = initializers.get(beta_initializer)
@@ -219,10 +229,13 @@ class LayerNormalization(_BetaGamma):
         return self._out(xc * inv + shift)
 
     def get_config(self):
-        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
+        # Keras turns an int axis into a one-element list when it builds.
+        listed = self.built or self._axis_listed
+        axis = [self.axis] if listed and isinstance(self.axis, int) else self.axis
+        return {**super().get_config(), "axis": axis, "epsilon": self.epsilon, "center": self.center,
                 "scale": self.scale, "beta_initializer": initializers.serialize(self.beta_initializer),
                 "gamma_initializer": initializers.serialize(self.gamma_initializer),
-                **self._beta_gamma_config()}
+                **self._beta_gamma_config(), "rms_scaling": False}
 
 
 class GroupNormalization(_BetaGamma):
@@ -387,4 +400,5 @@ class RMSNormalization(Layer):
         return y.astype(dtype)
 
     def get_config(self):
-        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
+        axis = self.axis if isinstance(self.axis, list) else [self.axis]  # Keras writes a list
+        return {**super().get_config(), "axis": axis, "epsilon": self.epsilon}

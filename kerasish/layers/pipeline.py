@@ -5,7 +5,7 @@ from __future__ import annotations
 from kerasish.backend import current_scope
 from kerasish.errors import ConfigError
 from kerasish.layers.base import Layer
-from kerasish.saving.registry import deserialize_layer, serialize_layer
+from kerasish.saving.sublayers import deserialize_sublayer, serialize_sublayer
 
 
 class Pipeline(Layer):
@@ -50,11 +50,11 @@ class Pipeline(Layer):
         return None  # the last layer's output already carries its own mask
 
     def get_config(self):
-        return {"layers": [serialize_layer(layer) for layer in self._pipeline_layers], "name": self.name}
+        return {"layers": [serialize_sublayer(layer) for layer in self._pipeline_layers], "name": self.name}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         layers = config.get("layers")
         if not isinstance(layers, (list, tuple)):
             raise ConfigError(f"A Pipeline config needs 'layers': a list of layer configs, got {layers!r}.")
-        return cls([deserialize_layer(entry, custom_objects) for entry in layers], name=config.get("name"))
+        return cls([deserialize_sublayer(entry, custom_objects) for entry in layers], name=config.get("name"))

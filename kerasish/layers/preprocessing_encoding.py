@@ -117,8 +117,7 @@ class CategoryEncoding(Layer):
         return encode_categorical(x, self.output_mode, self.num_tokens, self.compute_dtype, count_weights)
 
     def get_config(self):
-        return {**super().get_config(), "num_tokens": self.num_tokens, "output_mode": self.output_mode,
-                "sparse": self.sparse}
+        return {**super().get_config(), "num_tokens": self.num_tokens, "output_mode": self.output_mode}
 
 
 # -- Discretization's quantile summaries (Keras's algorithm, on the host) -------------------------------
@@ -211,8 +210,10 @@ class Discretization(Layer):
         return encode_categorical(indices, self.output_mode, len(self.bin_boundaries) + 1, self.output_dtype)
 
     def get_config(self):
-        return {**super().get_config(), "bin_boundaries": self.bin_boundaries, "num_bins": self.num_bins,
-                "epsilon": self.epsilon, "output_mode": self.output_mode, "sparse": self.sparse}
+        # As Keras's: no 'trainable', and the dtype as a name.
+        return {"bin_boundaries": self.bin_boundaries, "num_bins": self.num_bins, "epsilon": self.epsilon,
+                "output_mode": self.output_mode, "sparse": self.sparse, "name": self.name,
+                "dtype": self.dtype_policy.name}
 
     @classmethod
     def from_config(cls, config):
@@ -393,8 +394,9 @@ class HashedCrossing(Layer):
         return self._finish(out)
 
     def get_config(self):
-        return {**super().get_config(), "num_bins": self.num_bins, "output_mode": self.output_mode,
-                "sparse": self.sparse}
+        # As Keras's: no 'trainable', and the dtype as a name.
+        return {"num_bins": self.num_bins, "output_mode": self.output_mode, "sparse": self.sparse, "name": self.name,
+                "dtype": self.dtype_policy.name}
 
 
 __all__ = ["CategoryEncoding", "Discretization", "HashedCrossing", "Hashing"]

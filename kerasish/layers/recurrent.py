@@ -25,7 +25,7 @@ from kerasish.layers.rnn_cells import (  # noqa: F401 - the cells are part of th
     _scan,
     _units,
 )
-from kerasish.saving.registry import deserialize_layer, serialize_layer
+from kerasish.saving.sublayers import deserialize_sublayer, serialize_sublayer
 
 
 class RNN(Layer):
@@ -54,6 +54,10 @@ class RNN(Layer):
                  unroll=False, zero_output_for_mask=False, activity_regularizer=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         owner = type(self).__name__
+        if isinstance(cell, (list, tuple)) and cell and all(isinstance(c, Layer) for c in cell):
+            from kerasish.layers.stacked_rnn_cells import StackedRNNCells
+
+            cell = StackedRNNCells(list(cell))
         if not isinstance(cell, Layer) or not hasattr(cell, "state_size"):
             raise ConfigError(f"{owner}: cell must be a kerasish cell layer with a state_size, got {cell!r}.")
         if stateful:
@@ -165,7 +169,7 @@ class RNN(Layer):
                   "stateful": self.stateful, "unroll": self.unroll,
                   "zero_output_for_mask": self.zero_output_for_mask}
         if type(self) is RNN:
-            config["cell"] = serialize_layer(self.cell)
+            config["cell"] = serialize_sublayer(self.cell)
         if type(self) is not RNN:
             config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
@@ -174,7 +178,7 @@ class RNN(Layer):
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
         if cls is RNN:
-            config["cell"] = deserialize_layer(config["cell"], custom_objects)
+            config["cell"] = deserialize_sublayer(config["cell"], custom_objects)
         return cls(**config)
 
 
@@ -245,6 +249,11 @@ class SimpleRNN(_CellRNN):
         super().__init__(cell_kwargs, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,
                          activity_regularizer=activity_regularizer, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("seed", None)  # Keras writes the seed of SimpleRNN's cell only, not the layer's
+        return config
 
 
 class LSTM(_CellRNN):
@@ -371,9 +380,9 @@ class Bidirectional(Layer):
 
     @staticmethod
     def _copy(layer: RNN, name: str, **overrides) -> RNN:
-        entry = serialize_layer(layer)
+        entry = serialize_sublayer(layer)
         entry["config"] = {**entry["config"], "name": name, **overrides}
-        return deserialize_layer(entry, {type(layer).__name__: type(layer)})
+        return deserialize_sublayer(entry, {type(layer).__name__: type(layer)})
 
     def build(self, input_shape):
         self.forward_layer._maybe_build(input_shape)
@@ -423,13 +432,13 @@ class Bidirectional(Layer):
 
     def get_config(self):
         return {**super().get_config(), "merge_mode": self.merge_mode,
-                "layer": serialize_layer(self.forward_layer), "backward_layer": serialize_layer(self.backward_layer)}
+                "layer": serialize_sublayer(self.forward_layer), "backward_layer": serialize_sublayer(self.backward_layer)}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
         classes = custom_objects or {}
-        config["layer"] = deserialize_layer(config["layer"], classes)
+        config["layer"] = deserialize_sublayer(config["layer"], classes)
         if config.get("backward_layer") is not None:
-            config["backward_layer"] = deserialize_layer(config["backward_layer"], classes)
+            config["backward_layer"] = deserialize_sublayer(config["backward_layer"], classes)
         return cls(**config)

@@ -67,7 +67,8 @@ class _SpatialDropout(Layer):
         return drop(jnp.asarray(inputs), deterministic=False, rngs=self.random_key(inputs))
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        # Keras's spatial dropouts write no 'trainable', and their dtype as a name.
+        return {"rate": self.rate, "seed": self.seed, "name": self.name, "dtype": self.dtype_policy.name}
 
 
 class SpatialDropout1D(_SpatialDropout):

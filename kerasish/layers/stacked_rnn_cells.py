@@ -6,7 +6,7 @@ import jax.numpy as jnp
 
 from kerasish.errors import ConfigError
 from kerasish.layers.base import Layer
-from kerasish.saving.registry import deserialize_layer, serialize_layer
+from kerasish.saving.sublayers import deserialize_sublayer, serialize_sublayer
 
 
 def _sizes(state_size) -> list[int]:
@@ -99,10 +99,10 @@ class StackedRNNCells(Layer):
         return out, self.nest_states(new)
 
     def get_config(self):
-        return {**super().get_config(), "cells": [serialize_layer(c) for c in self.cells]}
+        return {**super().get_config(), "cells": [serialize_sublayer(c) for c in self.cells]}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        config["cells"] = [deserialize_layer(c, custom_objects) for c in config["cells"]]
+        config["cells"] = [deserialize_sublayer(c, custom_objects) for c in config["cells"]]
         return cls(**config)

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from kerasish import initializers
 from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer
-from kerasish.saving.registry import deserialize_layer, serialize_layer
+from kerasish.saving.sublayers import deserialize_sublayer, serialize_sublayer
 
 
 def _declares(layer: Layer, arg: str) -> bool:
@@ -45,14 +45,14 @@ class Wrapper(Layer):
         return self.layer(inputs, *args, **kwargs)
 
     def get_config(self):
-        return {**super().get_config(), "layer": serialize_layer(self.layer)}
+        return {**super().get_config(), "layer": serialize_sublayer(self.layer)}
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None):
         config = dict(config)
         if "layer" not in config:
             raise ConfigError(f"{cls.__name__} config needs a 'layer' entry.")
-        layer = deserialize_layer(config.pop("layer"), custom_objects)
+        layer = deserialize_sublayer(config.pop("layer"), custom_objects)
         return cls(layer, **config)
 
 

@@ -9,6 +9,7 @@ from kerasish.layers.core import InputLayer
 from kerasish.layers.symbolic import KerasTensor, Node, is_keras_tensor
 from kerasish.models.model import Model, flatten_struct
 from kerasish.saving import registry
+from kerasish.saving.sublayers import deserialize_sublayer, serialize_sublayer
 
 
 def _map_graph(outputs: list[KerasTensor], inputs: list[KerasTensor]) -> tuple[list[Node], list]:
@@ -139,6 +140,16 @@ class Functional(Model):
         return list(self._flat_outputs)
 
     @property
+    def input(self):
+        """The symbolic inputs in the structure the model was given them (one tensor for one input, as Keras)."""
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        """The symbolic outputs in the structure of the model's outputs (as Keras)."""
+        return self._outputs_struct
+
+    @property
     def input_shape(self):
         """The inputs' shapes, in the structure the model was given its inputs (as Keras)."""
         return jax.tree.map(lambda t: t.shape, self._inputs_struct, is_leaf=is_keras_tensor)
@@ -214,20 +225,28 @@ class Functional(Model):
         layer, node_index, tensor_index = t._history
         if isinstance(layer, InputLayer):
             return [layer.name, 0, tensor_index]
-        return [layer.name, self._local_node_index(layer, layer._inbound_nodes[node_index]), tensor_index]
+        index = self._local_node_index(layer, layer._inbound_nodes[node_index])
+        # Keras counts a functional model's own construction as its node 0, so its calls start at 1.
+        return [layer.name, index + 1 if isinstance(layer, Functional) else index, tensor_index]
+
+    def _keras_tensor_entry(self, t: KerasTensor) -> dict:
+        return {"class_name": "__keras_tensor__",
+                "config": {"shape": list(t.shape), "dtype": t.dtype.name, "keras_history": self._tensor_ref(t)}}
 
     def get_config(self) -> dict:
-        from kerasish.saving.registry import serialize_layer
-
+        """Keras 3's functional config: every layer as ``serialize_keras_object`` writes it, plus its ``name``
+        and ``inbound_nodes`` (the call arguments, each input tensor as a ``__keras_tensor__`` entry)."""
         layers = []
         for layer in self._layers:
-            entry = serialize_layer(layer)
+            entry = serialize_sublayer(layer)
+            if isinstance(layer, Functional):  # where Keras 3 finds (and writes) its functional models
+                entry.update(module="keras.src.models.functional", registered_name="Functional")
             entry["name"] = layer.name
             nodes = []
             for node in self._nodes:
                 if node.layer is layer:
                     args, kwargs = jax.tree.map(
-                        lambda x: {"__tensor__": self._tensor_ref(x)} if isinstance(x, KerasTensor) else x,
+                        lambda x: self._keras_tensor_entry(x) if isinstance(x, KerasTensor) else x,
                         (list(node.args), node.kwargs), is_leaf=is_keras_tensor)
                     nodes.append({"args": args, "kwargs": kwargs})
             entry["inbound_nodes"] = nodes
@@ -245,43 +264,48 @@ class Functional(Model):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None):
-        from kerasish.saving.registry import deserialize_layer
-
+        """The model a functional config describes: Keras 3's, or the ``__tensor__`` references of older
+        ``.kerasish`` files, or Keras 2's nested lists of inbound nodes."""
         created = {}
         outputs_by_node: dict[tuple[str, int], object] = {}
         pending = []
+        # Keras's configs (entries with a "module") count a nested functional model's calls from 1.
+        keras_format = any(isinstance(e, dict) and "module" in e for e in config["layers"])
         for entry in config["layers"]:
-            layer = deserialize_layer(entry, custom_objects)
-            created[entry["name"]] = layer
+            layer = deserialize_sublayer(entry, custom_objects)
+            name = entry.get("name") or layer.name
+            created[name] = layer
             if isinstance(layer, InputLayer):
-                outputs_by_node[(layer.name, 0)] = layer.output_tensor
+                outputs_by_node[(name, 0)] = layer.output_tensor
+                continue
             for i, node in enumerate(entry.get("inbound_nodes", [])):
-                pending.append((entry["name"], i, node))
+                pending.append((name, i, _node_call(node)))
 
         def tensor(ref):
-            name, node_index, tensor_index = ref
+            name, node_index, tensor_index = ref[:3]
+            if keras_format and isinstance(created.get(name), Functional):
+                node_index -= 1
+            if (name, node_index) not in outputs_by_node:
+                raise ConfigError(f"The model's config refers to call {ref[1]} of layer {name!r}, which it does "
+                                  "not make.")
             out = outputs_by_node[(name, node_index)]
             return jax.tree.leaves(out, is_leaf=is_keras_tensor)[tensor_index]
 
         def ready(node) -> bool:
-            refs = [x["__tensor__"] for x in jax.tree.leaves(node, is_leaf=lambda x: isinstance(x, dict)
-                                                             and "__tensor__" in x)
-                    if isinstance(x, dict) and "__tensor__" in x]
-            return all((r[0], r[1]) in outputs_by_node for r in refs)
+            refs = [_tensor_history(x) for x in jax.tree.leaves(node, is_leaf=_is_ref) if _is_ref(x)]
+            shift = lambda name: 1 if keras_format and isinstance(created.get(name), Functional) else 0  # noqa: E731
+            return all((r[0], r[1] - shift(r[0])) in outputs_by_node for r in refs)
 
         def restore(x):
-            if isinstance(x, dict) and "__tensor__" in x:
-                return tensor(x["__tensor__"])
-            return x
+            return tensor(_tensor_history(x)) if _is_ref(x) else x
 
-        is_ref = lambda x: isinstance(x, dict) and "__tensor__" in x  # noqa: E731
         while pending:
             progressed = False
             for item in list(pending):
                 name, i, node = item
                 if not ready(node):
                     continue
-                args, kwargs = jax.tree.map(restore, (node["args"], node["kwargs"]), is_leaf=is_ref)
+                args, kwargs = jax.tree.map(restore, (node["args"], node["kwargs"]), is_leaf=_is_ref)
                 outputs_by_node[(name, i)] = created[name](*args, **kwargs)
                 pending.remove(item)
                 progressed = True
@@ -297,6 +321,30 @@ class Functional(Model):
 
         return cls(struct(config["input_layers"]), struct(config["output_layers"]), name=config.get("name"),
                    trainable=config.get("trainable", True))
+
+
+def _is_ref(x) -> bool:
+    return isinstance(x, dict) and ("__tensor__" in x or x.get("class_name") == "__keras_tensor__")
+
+
+def _tensor_history(ref: dict) -> list:
+    if "__tensor__" in ref:
+        return ref["__tensor__"]
+    history = (ref.get("config") or {}).get("keras_history")
+    if not isinstance(history, (list, tuple)) or len(history) < 3:
+        raise ConfigError(f"A tensor in the model's config has no valid keras_history: {ref!r}.")
+    return list(history)
+
+
+def _node_call(node) -> dict:
+    """``{"args", "kwargs"}`` of one call; Keras 2 wrote ``[[layer, node, tensor, kwargs], ...]`` instead."""
+    if isinstance(node, dict):
+        return {"args": node.get("args", []), "kwargs": node.get("kwargs") or {}}
+    if not isinstance(node, list) or not all(isinstance(r, list) and len(r) >= 3 for r in node):
+        raise ConfigError(f"Cannot read an inbound node of the model's config: {node!r}.")
+    tensors = [{"__tensor__": list(r[:3])} for r in node]
+    kwargs = node[0][3] if len(node[0]) > 3 and isinstance(node[0][3], dict) else {}
+    return {"args": [tensors[0] if len(tensors) == 1 else tensors], "kwargs": kwargs}
 
 
 registry.register_builtin(Functional, "Model")  # a config naming "Model" is a functional model's

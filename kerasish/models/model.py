@@ -143,36 +143,40 @@ class Model(Trainer, Layer):
         print_summary(self, line_length=line_length, print_fn=print_fn, show_trainable=show_trainable)
 
     # -- saving (kerasish.saving and kerasish.export do the work) ---------------------------------
-    def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
-        """Save architecture, weights, compile arguments and optimizer state to one ``.kerasish`` file.
+    def save(self, filepath, overwrite: bool = True, zipped=None, **kwargs) -> None:
+        """Save architecture, weights, compile arguments and optimizer state to one file.
 
-        The file is a zip archive of JSON and safetensors members (no pickle, no code), written
-        atomically; ``kerasish.models.load_model`` reads it back. See ``kerasish.saving.model_file``.
+        ``.keras``: Keras 3's format, which Keras and kerasish both load (``kerasish.models.load_model``);
+        ``.kerasish``: kerasish's own (safetensors, a sha256 per member). Both are zip archives without
+        pickle or code, written atomically. See :mod:`kerasish.saving.api`.
 
         Args:
-            filepath: a path ending in ``.kerasish``.
+            filepath: a path ending in ``.keras`` or ``.kerasish``.
             overwrite: if False, refuse to replace an existing file.
-            include_optimizer: also save the optimizer state, so training continues exactly.
+            zipped: None or True (a model file is always one zip archive).
+            **kwargs: ``include_optimizer`` (default True): also save the optimizer state.
         """
-        from kerasish.saving.model_file import save_model
+        from kerasish.saving.api import save_model
 
-        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+        save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
-    def save_weights(self, filepath, overwrite: bool = True) -> None:
-        """Save the weights (``model.weights`` order, dtypes kept) to a ``.weights.safetensors`` file."""
-        from kerasish.saving.weights import save_weights
+    def save_weights(self, filepath, overwrite: bool = True, max_shard_size=None) -> None:
+        """Save the weights to ``.weights.h5`` (Keras 3's format; sharded behind a ``.weights.json`` index with
+        ``max_shard_size`` in GB) or ``.weights.safetensors`` (kerasish's)."""
+        from kerasish.saving.api import save_weights
 
-        save_weights(self, filepath, overwrite=overwrite)
+        save_weights(self, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
 
-    def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
-        """Load weights from a ``.weights.safetensors`` or ``.kerasish`` file into this built model.
+    def load_weights(self, filepath, skip_mismatch: bool = False, **kwargs) -> None:
+        """Load weights into this built model from ``.weights.h5``, ``.weights.json`` (sharded), ``.keras``,
+        legacy ``.h5`` (``by_name=True`` matches layers by name), ``.weights.safetensors`` or ``.kerasish``.
 
-        Every weight is checked (count, shapes, dtypes) before any is assigned. With
-        ``skip_mismatch=True`` weights whose shape or dtype differ are left as they are.
+        Every weight is checked (count, shapes) before any is assigned. With ``skip_mismatch=True`` the
+        layers whose saved weights do not fit keep theirs (with a warning).
         """
-        from kerasish.saving.weights import load_weights
+        from kerasish.saving.api import load_weights
 
-        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+        load_weights(self, filepath, skip_mismatch=skip_mismatch, **kwargs)
 
     def to_json(self, **kwargs) -> str:
         """The architecture as JSON (``kerasish.models.model_from_json`` reads it back)."""
@@ -196,5 +200,10 @@ class Model(Trainer, Layer):
         return cls(**config)
 
     def get_config(self) -> dict:
-        raise ConfigError(f"Model {self.name!r} is a subclassed model: override get_config() to serialize it "
-                          "(Sequential and functional models serialize themselves).")
+        """A subclassed model's base config (``name``, ``trainable``, ``dtype``), for a subclass's own
+        ``get_config`` to extend with its ``__init__`` arguments (``{**super().get_config(), "units": ...}``),
+        as in Keras. A subclass that does not override ``get_config`` cannot be serialized: ConfigError."""
+        if type(self).get_config is Model.get_config:
+            raise ConfigError(f"Model {self.name!r} is a subclassed model: override get_config() to serialize it "
+                              "(Sequential and functional models serialize themselves).")
+        return super().get_config()

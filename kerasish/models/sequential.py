@@ -133,6 +133,15 @@ class Sequential(Model):
         return [self._output_tensor]
 
     @property
+    def input(self):
+        """The symbolic input tensor, once the input shape is known (as Keras)."""
+        return self.inputs[0]
+
+    @property
+    def output(self):
+        return self.outputs[0]
+
+    @property
     def input_shape(self):
         self._built_graph()
         return tuple(self._input_layer.output_tensor.shape)
@@ -151,23 +160,33 @@ class Sequential(Model):
         return [(self._input_layer.name, self._input_layer.batch_shape)]
 
     def get_config(self) -> dict:
-        from kerasish.saving.registry import serialize_layer
+        """Keras 3's Sequential config: the layers as ``serialize_keras_object`` writes them, the input layer
+        first when the input shape is known (with ``build_input_shape``)."""
+        from kerasish.saving.sublayers import serialize_sublayer
 
+        layers = [serialize_sublayer(layer) for layer in self._layers]
+        shape = self._known_input_shape()
+        if self._input_layer is not None and tuple(self._input_layer.batch_shape) == tuple(shape or ()):
+            layers.insert(0, serialize_sublayer(self._input_layer))
         config = {"name": self.name, "trainable": self.trainable,
-                  "dtype": mixed_precision.serialize(self.dtype_policy),
-                  "layers": [serialize_layer(layer) for layer in self._layers]}
-        if self._known_input_shape() is not None:
-            config["build_input_shape"] = list(self._known_input_shape())
+                  "dtype": mixed_precision.serialize(self.dtype_policy), "layers": layers}
+        if shape is not None:
+            config["build_input_shape"] = list(shape)
         return config
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None):
-        from kerasish.saving.registry import deserialize_layer
+        """The model a Sequential config describes (Keras 3's, or an older ``.kerasish`` file's)."""
+        from kerasish.saving.sublayers import deserialize_sublayer
 
         model = cls(name=config.get("name"), trainable=config.get("trainable", True), dtype=config.get("dtype"))
-        if config.get("build_input_shape") is not None:
+        layers = [deserialize_sublayer(entry, custom_objects)
+                  for entry in config["layers"]]
+        if layers and isinstance(layers[0], InputLayer):
+            model.add(layers.pop(0), rebuild=False)
+        elif config.get("build_input_shape") is not None:
             model.add(Input(batch_shape=tuple(config["build_input_shape"])), rebuild=False)
-        for entry in config["layers"]:
-            model.add(deserialize_layer(entry, custom_objects), rebuild=False)
+        for layer in layers:
+            model.add(layer, rebuild=False)
         model._maybe_rebuild()
         return model

@@ -1,62 +1,160 @@
-"""Keras's functional forms of saving: ``save_model(model, path)``, ``save_weights(model, path)``, ...
+"""Saving and loading by file name, as Keras's ``save_model`` / ``load_model`` / ``save_weights`` /
+``load_weights`` (the model methods call these).
 
-They do what the model methods do, with ``.kerasish`` model files and ``.weights.safetensors`` weight
-files (see :mod:`kerasish.saving.model_file` and :mod:`kerasish.saving.weights`). Keras's ``.keras`` and
-``.h5`` names are refused with the same errors as ``model.save``.
+The name's suffix picks the format:
+
+==========================  ==========================================================================
+``.keras``                  Keras 3's model file (:mod:`kerasish.saving.keras_file`): what Keras code
+                            writes, and what Keras, KerasHub and other tools read. The default.
+``.kerasish``               kerasish's own model file (:mod:`kerasish.saving.model_file`): safetensors
+                            weights and a sha256 per member; still written and read.
+``.weights.h5``             Keras 3's weights file.
+``.weights.json``           Keras 3's sharded weights (an index and several ``.weights.h5`` shards).
+``.weights.safetensors``    kerasish's weights file.
+``.h5`` / ``.hdf5``         Keras 2's legacy HDF5 files (:mod:`kerasish.saving.legacy_h5`): whole models
+                            read by ``load_model``, weights by ``load_weights`` (by order or by name).
+==========================  ==========================================================================
 """
 
 from __future__ import annotations
 
+import os
+
 from kerasish.errors import ConfigError
+
+_MODEL_SUFFIXES = (".keras", ".kerasish", ".h5", ".hdf5")
+_WEIGHTS_SUFFIXES = (".weights.h5", ".weights.json", ".weights.safetensors", ".keras", ".kerasish", ".h5", ".hdf5")
+
+
+def _path(filepath) -> str:
+    if not isinstance(filepath, (str, os.PathLike)):
+        raise ConfigError(f"Expected a file path (str or os.PathLike), got {type(filepath).__name__}.")
+    return os.fspath(filepath)
 
 
 def save_model(model, filepath, overwrite: bool = True, zipped=None, **kwargs) -> None:
-    """Save ``model`` to one ``.kerasish`` file (as ``model.save``).
+    """Save ``model`` (architecture, weights, compile arguments, optimizer state) to one file.
 
     Args:
         model: the model.
-        filepath: a path ending in ``.kerasish``.
+        filepath: a path ending in ``.keras`` (Keras 3's format) or ``.kerasish`` (kerasish's own).
         overwrite: if False, refuse to replace an existing file.
-        zipped: None or True (a ``.kerasish`` file is always one zip archive); False is refused.
+        zipped: None or True (both formats are one zip archive); False is refused.
         **kwargs: ``include_optimizer`` (default True): also save the optimizer state.
     """
-    from kerasish.saving import model_file
-
+    filepath = _path(filepath)
     include_optimizer = kwargs.pop("include_optimizer", True)
     if kwargs:
         raise ConfigError(f"save_model: unexpected keyword arguments {sorted(kwargs)}.")
     if zipped is False:
-        raise ConfigError("save_model: zipped=False is not supported; a .kerasish file is always one zip archive.")
-    model_file.save_model(model, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+        raise ConfigError("save_model: zipped=False (a directory of files) is not supported; a model is saved as "
+                          "one zip archive.")
+    if filepath.endswith(".keras"):
+        from kerasish.saving import keras_file
+
+        keras_file.save_model(model, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+    elif filepath.endswith(".kerasish"):
+        from kerasish.saving import model_file
+
+        model_file.save_model(model, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+    elif filepath.endswith((".h5", ".hdf5")):
+        from kerasish.saving import legacy_h5
+
+        legacy_h5.save_model(model, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+    else:
+        raise ConfigError(f"Invalid filepath extension for saving. Please add the `.keras` extension (Keras 3's "
+                          f"format; `.kerasish` for kerasish's own), e.g. `model.save('my_model.keras')`. "
+                          f"Received: filepath={filepath}")
 
 
 def load_model(filepath, custom_objects: dict | None = None, compile: bool = True, safe_mode: bool = True):
-    """A model read from a ``.kerasish`` file; see :func:`kerasish.saving.model_file.load_model`."""
-    from kerasish.saving import model_file
+    """A model read from a ``.keras``, ``.kerasish`` or legacy ``.h5`` file.
 
-    return model_file.load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+    Args:
+        filepath: the file.
+        custom_objects: ``{name: class or function}`` for custom classes that are not registered.
+        compile: compile the model as it was saved (and restore the optimizer state the file holds).
+        safe_mode: refuse files that would run code (a Lambda's function). kerasish never runs code
+            from a file, so a Lambda's function must come from ``custom_objects`` in any case.
+
+    Raises:
+        ConfigError: an unknown suffix. FileFormatError: anything wrong with the file.
+    """
+    filepath = _path(filepath)
+    if filepath.endswith(".keras"):
+        from kerasish.saving import keras_file
+
+        return keras_file.load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+    if filepath.endswith((".h5", ".hdf5")):
+        from kerasish.saving import legacy_h5
+
+        return legacy_h5.load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+    if filepath.endswith(".kerasish"):
+        from kerasish.saving import model_file
+
+        return model_file.load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+    raise ConfigError(f"File format not supported: filepath={filepath}. load_model reads `.keras` (Keras 3), "
+                      "`.kerasish` (kerasish) and legacy `.h5` files; weights files go to model.load_weights.")
 
 
 def save_weights(model, filepath, overwrite: bool = True, max_shard_size=None, **kwargs) -> None:
-    """Save ``model``'s weights to a ``.weights.safetensors`` file (as ``model.save_weights``).
-
-    ``max_shard_size`` (Keras's sharded weights) is not supported: the weights go to one file.
-    """
-    from kerasish.saving import weights
-
+    """Save ``model``'s weights to ``.weights.h5`` (Keras 3's format; with ``max_shard_size`` in GB, sharded
+    into several files listed by a ``.weights.json`` index) or ``.weights.safetensors`` (kerasish's)."""
+    filepath = _path(filepath)
     if kwargs:
         raise ConfigError(f"save_weights: unexpected keyword arguments {sorted(kwargs)}.")
     if max_shard_size is not None:
-        raise ConfigError(f"save_weights: max_shard_size={max_shard_size!r} is not supported; kerasish writes the "
-                          "weights to one .weights.safetensors file.")
-    weights.save_weights(model, filepath, overwrite=overwrite)
+        if not filepath.endswith(".weights.json"):
+            raise ConfigError(f"save_weights: with max_shard_size, the filepath must end in `.weights.json` (the "
+                              f"index of the shards). Received: filepath={filepath}")
+        from kerasish.saving import keras_sharded
+
+        keras_sharded.save_weights(model, filepath, max_shard_size, overwrite=overwrite)
+    elif filepath.endswith(".weights.h5"):
+        from kerasish.saving import keras_file
+
+        keras_file.save_weights(model, filepath, overwrite=overwrite)
+    elif filepath.endswith(".weights.safetensors"):
+        from kerasish.saving import weights
+
+        weights.save_weights(model, filepath, overwrite=overwrite)
+    else:
+        raise ConfigError(f"The filename must end in `.weights.h5` (Keras 3's format; `.weights.safetensors` for "
+                          f"kerasish's). Received: filepath={filepath}")
 
 
 def load_weights(model, filepath, skip_mismatch: bool = False, **kwargs) -> None:
-    """Load weights from a ``.weights.safetensors`` or ``.kerasish`` file into ``model`` (as
-    ``model.load_weights``)."""
-    from kerasish.saving import weights
+    """Load weights into ``model`` from any of the formats in this module's table.
 
+    Args:
+        model: a built model.
+        filepath: the file.
+        skip_mismatch: leave the layers whose saved weights do not fit as they are (with a warning)
+            instead of raising.
+        **kwargs: ``by_name`` (legacy ``.h5`` files only): match layers by name instead of by order.
+    """
+    filepath = _path(filepath)
+    by_name = kwargs.pop("by_name", False)
     if kwargs:
         raise ConfigError(f"load_weights: unexpected keyword arguments {sorted(kwargs)}.")
-    weights.load_weights(model, filepath, skip_mismatch=skip_mismatch)
+    legacy = filepath.endswith((".h5", ".hdf5")) and not filepath.endswith(".weights.h5")
+    if by_name and not legacy:
+        raise ConfigError(f"load_weights: by_name=True applies to legacy `.h5` files only. Received: {filepath}")
+    if filepath.endswith((".weights.h5", ".keras")):
+        from kerasish.saving import keras_file
+
+        keras_file.load_weights(model, filepath, skip_mismatch=skip_mismatch)
+    elif filepath.endswith(".weights.json"):
+        from kerasish.saving import keras_sharded
+
+        keras_sharded.load_weights(model, filepath, skip_mismatch=skip_mismatch)
+    elif legacy:
+        from kerasish.saving import legacy_h5
+
+        legacy_h5.load_weights(model, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
+    elif filepath.endswith((".weights.safetensors", ".kerasish")):
+        from kerasish.saving import weights
+
+        weights.load_weights(model, filepath, skip_mismatch=skip_mismatch)
+    else:
+        raise ConfigError(f"load_weights: unknown file type {filepath!r}; it reads {', '.join(_WEIGHTS_SUFFIXES)}.")

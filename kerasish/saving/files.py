@@ -27,6 +27,10 @@ MAX_MEMBERS = 16
 MAX_JSON_BYTES = 8 * 2**20           # configs of very large models are a few hundred KB
 MAX_TENSOR_BYTES = 64 * 2**30        # one weights or optimizer member
 MAX_TOTAL_BYTES = 128 * 2**30        # all members together, uncompressed
+# A member that inflates more than MAX_EXPANSION times (above BOMB_FLOOR_BYTES) is a decompression bomb:
+# real weights hardly compress, and JSON compresses about 10x.
+BOMB_FLOOR_BYTES = 2**20
+MAX_EXPANSION = 1000
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
@@ -99,12 +103,14 @@ def check_member_name(path: str, name: str) -> None:
                               "(absolute, with '..', a drive letter or a backslash).")
 
 
-def read_archive(path: str, allowed: dict[str, int]) -> dict[str, bytes]:
+def read_archive(path: str, allowed: dict[str, int], prefixes: dict[str, int] | None = None) -> dict[str, bytes]:
     """Read the members of a zip archive into memory, after checking names and sizes.
 
     Args:
         path: the archive.
         allowed: each member name that may appear, mapped to its maximum uncompressed size.
+        prefixes: ``{prefix: maximum size}`` for members whose names may vary under a prefix
+            (``"assets/"``), allowed in any number up to :data:`MAX_MEMBERS`.
 
     Returns:
         ``{name: bytes}`` for every member.
@@ -124,14 +130,22 @@ def read_archive(path: str, allowed: dict[str, int]) -> dict[str, bytes]:
             raise FileFormatError(f"{path}: not a valid .kerasish zip archive (truncated or corrupted): {e}") from e
         with archive:
             infos = archive.infolist()
-            _check_directory(path, infos, allowed)
+            _check_directory(path, infos, allowed, prefixes or {})
             members = {}
             for info in infos:
                 members[info.filename] = _read_member(path, archive, info)
             return members
 
 
-def _check_directory(path: str, infos: list[zipfile.ZipInfo], allowed: dict[str, int]) -> None:
+def _limit(name: str, allowed: dict[str, int], prefixes: dict[str, int]) -> int | None:
+    if name in allowed:
+        return allowed[name]
+    return next((size for prefix, size in prefixes.items() if name.startswith(prefix)), None)
+
+
+def _check_directory(path: str, infos: list[zipfile.ZipInfo], allowed: dict[str, int],
+                     prefixes: dict[str, int] | None = None) -> None:
+    prefixes = prefixes or {}
     if len(infos) > MAX_MEMBERS:
         raise FileFormatError(f"{path}: the archive has {len(infos)} members; at most {MAX_MEMBERS} are allowed.")
     seen, total = set(), 0
@@ -141,15 +155,20 @@ def _check_directory(path: str, infos: list[zipfile.ZipInfo], allowed: dict[str,
         if name in seen:
             raise FileFormatError(f"{path}: member {name!r} appears more than once in the archive.")
         seen.add(name)
-        if name not in allowed:
-            raise FileFormatError(f"{path}: unexpected member {name!r}; a .kerasish archive holds only "
-                                  f"{sorted(allowed)}.")
+        limit = _limit(name, allowed, prefixes)
+        if limit is None:
+            raise FileFormatError(f"{path}: unexpected member {name!r}; this kind of archive holds only "
+                                  f"{sorted(allowed) + [p + '...' for p in prefixes]}.")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise FileFormatError(f"{path}: member {name!r} uses an unsupported compression method "
                                   f"({info.compress_type}).")
-        if info.file_size > allowed[name]:
+        if info.file_size > limit:
             raise FileFormatError(f"{path}: member {name!r} is {info.file_size} bytes uncompressed, over the "
-                                  f"limit of {allowed[name]} bytes.")
+                                  f"limit of {limit} bytes.")
+        if info.file_size > BOMB_FLOOR_BYTES and info.file_size > MAX_EXPANSION * max(info.compress_size, 1):
+            raise FileFormatError(f"{path}: member {name!r} declares {info.file_size} bytes uncompressed from "
+                                  f"{info.compress_size} stored, more than {MAX_EXPANSION}x: refused as a possible "
+                                  "decompression bomb.")
         total += info.file_size
     if total > MAX_TOTAL_BYTES:
         raise FileFormatError(f"{path}: the members add up to {total} bytes uncompressed, over the limit of "

@@ -250,6 +250,15 @@ def deserialize_layer(entry: dict, custom_objects: dict | None = None):
     config = dict(config)
     if getattr(cls, "config_holds_code", False):
         function = config.get("function")
+        if isinstance(function, dict) and function.get("class_name") in ("__lambda__", "function"):
+            inner = function.get("config")
+            if function.get("class_name") == "function" and isinstance(inner, str):
+                function = inner  # a named function, serialized as Keras 3 names them
+            else:
+                raise ConfigError(
+                    f"Lambda layer {config.get('name')!r} holds a Python lambda as marshalled bytecode. kerasish "
+                    "never runs code read from a file, in safe mode or not: rebuild the model with a named "
+                    "function and pass it as custom_objects={name: function}.")
         if in_safe_mode():
             raise ConfigError(
                 f"Lambda layer {config.get('name')!r} (function {function!r}) cannot be loaded in safe mode: a "

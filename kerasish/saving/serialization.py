@@ -122,7 +122,10 @@ def _serialize_object(obj) -> dict:
     config = obj.get_config()
     if not isinstance(config, dict):
         raise ConfigError(f"{cls.__name__}.get_config() must return a dict, got {config!r}.")
-    if category is not None and _is_builtin(cls):
+    if category is not None and _is_builtin(cls) and cls.__name__ == "Functional":
+        # Keras 3 finds (and writes) its functional models in this module, under a registered name.
+        entry = {"module": "keras.src.models.functional", "class_name": "Functional", "registered_name": "Functional"}
+    elif category is not None and _is_builtin(cls):
         entry = {"module": category[0], "class_name": cls.__name__, "registered_name": None}
     else:
         entry = {"module": cls.__module__, "class_name": cls.__name__,
@@ -133,12 +136,6 @@ def _serialize_object(obj) -> dict:
         shape = getattr(obj, "_build_input_shape", None) or getattr(obj, "_build_shape", None)
         if shape is not None:
             entry["build_config"] = {"input_shape": serialize_keras_object(shape)}
-    if category is not None and category[1] == "model" and getattr(obj, "compiled", False):
-        from kerasish.saving.compile_config import compile_config
-
-        compiled = compile_config(obj)
-        if compiled is not None:
-            entry["compile_config"] = compiled
     return entry
 
 
@@ -179,7 +176,10 @@ def _from_module(module, class_name: str, inner: dict, custom_objects: dict):
              "keras.constraints": constraints.deserialize}
     if module in tries:
         return tries[module](entry)
-    if module in ("keras", "keras.layers", "keras.models", "") and class_name in registry._BUILTINS:
+    # Keras names its layers' module "keras.layers", a functional model's "keras.src.models.functional": any
+    # module of the keras package names one of kerasish's own classes (nothing is imported by that name).
+    keras_module = module in ("keras", "") or module.startswith("keras.")
+    if keras_module and class_name in registry._BUILTINS:
         return registry.deserialize_layer(entry, custom_objects)
     if module:
         return None
@@ -285,11 +285,6 @@ def _restore_state(obj, config: dict, custom_objects: dict) -> None:
     if isinstance(build, dict) and build.get("input_shape") is not None and not getattr(obj, "built", True):
         shape = _as_shape(build["input_shape"])
         (obj._maybe_build if hasattr(obj, "_maybe_build") else obj.build)(shape)
-    compiled = config.get("compile_config")
-    if isinstance(compiled, dict) and compiled and hasattr(obj, "compile"):
-        from kerasish.saving.compile_config import compile_kwargs
-
-        obj.compile(**compile_kwargs(compiled, custom_objects))
 
 
 _NOT_SPECIAL = object()
