@@ -12,10 +12,18 @@ weights are bitwise identical to an uninterrupted run's on the CPU.
 Backups are orbax-checkpoint steps (``CheckpointManager``): each is written to a
 temporary directory and committed by a rename, so a kill during a save leaves the
 previous backup in place.
+
+At every epoch's end the directory also gets what Keras 3's BackupAndRestore keeps there:
+``latest.weights.h5`` (weights and optimizer state, Keras's format) and ``training_metadata.json``
+(``{"epoch": epochs done, "batch": 0}``), each written atomically. So Keras resumes a run that
+kerasish backed up, and kerasish resumes a run Keras backed up: from such a directory (no orbax
+backup in it) it restores the weights and optimizer state and continues at the next epoch, as Keras
+does; the data order and dropout then differ from an uninterrupted run (a warning says so).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import warnings
@@ -29,6 +37,8 @@ from kerasish.distribution import sync, to_host
 from kerasish.errors import ConfigError, FileFormatError
 
 _ARRAY_TAG = "__ndarray__"
+_KERAS_WEIGHTS = "latest.weights.h5"  # Keras 3's BackupAndRestore files
+_KERAS_METADATA = "training_metadata.json"
 
 
 def _split_arrays(obj: Any, arrays: dict) -> Any:
@@ -160,6 +170,7 @@ class BackupAndRestore(Callback):
         manager = self._checkpoints()
         step = manager.latest_step()
         if step is None:
+            self._resume_from_keras_backup(run)
             return
         where = os.path.join(self.backup_dir, str(step))
         target = jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a), a.dtype), run.state._asdict())
@@ -182,6 +193,40 @@ class BackupAndRestore(Callback):
         self._batches = self._last_saved = int(meta["batches"])
         run.resume(state, int(meta["epoch"]), int(meta["batch"]), meta.get("shuffle_state"),
                    bool(meta.get("stop_training")))
+
+    def _resume_from_keras_backup(self, run) -> None:
+        """Continue a run that Keras 3's BackupAndRestore backed up into this directory (epoch-level)."""
+        from kerasish.saving import keras_file
+
+        weights = os.path.join(self.backup_dir, _KERAS_WEIGHTS)
+        if not os.path.exists(weights):
+            return
+        metadata_path = os.path.join(self.backup_dir, _KERAS_METADATA)
+        try:
+            with open(metadata_path, "rb") as f:
+                epoch = json.loads(f.read(4096))["epoch"]
+            if not isinstance(epoch, int) or epoch < 0:
+                raise ValueError(f"epoch={epoch!r}")
+        except FileNotFoundError:
+            epoch = 0
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise FileFormatError(f"BackupAndRestore: {metadata_path!r} is not Keras's training metadata ({e}).") from e
+        keras_file.load_weights(self.model, weights)
+        state = run.state_from_model()
+        warnings.warn(f"BackupAndRestore: resuming from the Keras backup in {self.backup_dir!r} at epoch {epoch + 1}: "
+                      "weights and optimizer state restored; the data order and dropout differ from an "
+                      "uninterrupted run (a kerasish backup resumes exactly).", stacklevel=4)
+        run.resume(state, epoch, 0, None, False)
+
+    def _write_keras_backup(self, epochs_done: int) -> None:
+        """Keras 3's BackupAndRestore files, so that Keras can resume this run too."""
+        from kerasish.saving import files, keras_file
+
+        if jax.process_index() != 0:
+            return
+        keras_file.save_weights(self.model, os.path.join(self.backup_dir, _KERAS_WEIGHTS))
+        files.atomic_write_bytes(os.path.join(self.backup_dir, _KERAS_METADATA),
+                                 json.dumps({"epoch": int(epochs_done), "batch": 0}).encode("utf-8"))
 
     def _restore_callbacks(self, saved: list, others: list[Callback], arrays: dict) -> None:
         """Give each stateful callback of this fit the saved state of the same class, in order.
@@ -225,6 +270,7 @@ class BackupAndRestore(Callback):
         """After an epoch and its callbacks (``run.stop_training``: a callback ended training there)."""
         self._save(run.state, {"epoch": run.epoch, "batch": 0, "shuffle_state": run.shuffle_state,
                                "stop_training": bool(run.stop_training)}, run.others(self))
+        self._write_keras_backup(run.epoch)
 
     def on_run_end(self, run) -> None:
         """Finish pending writes and release the manager, however training stops."""

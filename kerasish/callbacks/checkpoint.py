@@ -15,29 +15,10 @@ from kerasish.distribution import to_host
 from kerasish.engine import state as engine_state
 from kerasish.errors import ConfigError, FileFormatError
 
-_MODEL_SUFFIX = ".kerasish"
-_WEIGHTS_SUFFIX = ".weights.safetensors"
-# Keras's own file formats, which kerasish does not write yet: a name ending with one of these must not
-# silently become an orbax directory of that name.
-_KERAS_SUFFIXES = (".weights.h5", ".keras", ".h5")
-
-
-def _refuse_keras_format(filepath: str, save_weights_only: bool) -> None:
-    """A ConfigError for a Keras-format name (``.keras``, ``.h5``, ``.weights.h5``), naming what to use."""
-    suffix = next((s for s in _KERAS_SUFFIXES if filepath.endswith(s)), None)
-    if suffix is None:
-        return
-    stem = filepath[: -len(suffix)]
-    instead = stem + (_WEIGHTS_SUFFIX if save_weights_only else _MODEL_SUFFIX)
-    if suffix == ".weights.h5" and not save_weights_only:
-        how = f"{stem + _WEIGHTS_SUFFIX!r} with save_weights_only=True, or {instead!r} for the whole model"
-    else:
-        how = repr(instead)
-    raise ConfigError(
-        f"ModelCheckpoint: filepath={filepath!r} asks for Keras's {suffix!r} file format, which kerasish does not "
-        f"write yet. kerasish writes whole models as {_MODEL_SUFFIX!r} files, weights (save_weights_only=True) as "
-        f"{_WEIGHTS_SUFFIX!r} files, and orbax checkpoint directories for a path with neither suffix. "
-        f"Use {how} instead.")
+# Whole-model and weights-only names: Keras 3's formats first (what Keras code writes), then kerasish's own.
+_MODEL_SUFFIXES = (".keras", ".kerasish")
+_WEIGHTS_SUFFIXES = (".weights.h5", ".weights.safetensors")
+_LEGACY_SUFFIXES = (".h5", ".hdf5")
 
 
 class ModelCheckpoint(Callback):
@@ -46,13 +27,13 @@ class ModelCheckpoint(Callback):
     Args:
         filepath: where to save. A template formatted with ``epoch`` (counted from 1, as
             Keras), ``batch`` and the logs, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.kerasish"``.
-            It must end with ``.kerasish`` (a whole-model file, :meth:`Model.save`) or, with
-            ``save_weights_only=True``, ``.weights.safetensors`` (:meth:`Model.save_weights`).
-            A path with neither suffix is a directory of orbax checkpoints (a kerasish
-            addition): one ``CheckpointManager`` step per save, written asynchronously,
-            ``max_to_keep`` kept; :func:`load_checkpoint` reads them back. Keras's own
-            formats (``.keras``, ``.h5``, ``.weights.h5``) are not written yet: such a name
-            is a ConfigError that names the kerasish suffix to use instead.
+            It must end with ``.keras`` (Keras 3's whole-model file; ``.kerasish`` for kerasish's
+            own, :meth:`Model.save`) or, with ``save_weights_only=True``, ``.weights.h5``
+            (``.weights.safetensors``; :meth:`Model.save_weights`). A path with none of these
+            suffixes is a directory of orbax checkpoints (a kerasish addition): one
+            ``CheckpointManager`` step per save, written asynchronously, ``max_to_keep`` kept;
+            :func:`load_checkpoint` reads them back. Keras 2's legacy ``.h5`` is read by
+            ``load_model`` but not written: such a name is a ConfigError naming ``.keras``.
         monitor: the logged quantity that ``save_best_only`` compares.
         verbose: 1 prints a line per save.
         save_best_only: save only when ``monitor`` improved on the best so far (a template
@@ -101,20 +82,23 @@ class ModelCheckpoint(Callback):
 
     @staticmethod
     def _kind_of(filepath: str, save_weights_only: bool) -> str:
-        _refuse_keras_format(filepath, save_weights_only)
-        if filepath.endswith(_MODEL_SUFFIX):
-            if save_weights_only:
-                raise ConfigError(f"ModelCheckpoint: with save_weights_only=True the filepath must end with "
-                                  f"{_WEIGHTS_SUFFIX!r}, got {filepath!r}.")
-            return "model"
-        if filepath.endswith(_WEIGHTS_SUFFIX):
+        if filepath.endswith(_WEIGHTS_SUFFIXES):
             if not save_weights_only:
-                raise ConfigError(f"ModelCheckpoint: a filepath ending with {_WEIGHTS_SUFFIX!r} saves weights only: "
-                                  f"pass save_weights_only=True, or end it with {_MODEL_SUFFIX!r}.")
+                raise ConfigError(f"ModelCheckpoint: filepath={filepath!r} names a weights file: pass "
+                                  "save_weights_only=True, or end it with '.keras' to save the whole model.")
             return "weights"
+        if filepath.endswith(_MODEL_SUFFIXES):
+            if save_weights_only:
+                raise ConfigError("ModelCheckpoint: with save_weights_only=True the filepath must end in "
+                                  f"'.weights.h5' (or '.weights.safetensors'). Received: filepath={filepath!r}")
+            return "model"
+        if filepath.endswith(_LEGACY_SUFFIXES):
+            raise ConfigError(f"ModelCheckpoint: filepath={filepath!r} asks for Keras 2's legacy HDF5 format, which "
+                              "kerasish reads but does not write. End it with '.keras' (the whole model) or, with "
+                              "save_weights_only=True, '.weights.h5'.")
         if re.search(r"\{[^}]*\}", filepath):
-            raise ConfigError(f"ModelCheckpoint: {filepath!r} is an orbax checkpoint directory (it ends "
-                              f"with neither {_MODEL_SUFFIX!r} nor {_WEIGHTS_SUFFIX!r}); it cannot be a template.")
+            raise ConfigError(f"ModelCheckpoint: {filepath!r} is an orbax checkpoint directory (it ends with none of "
+                              f"{_MODEL_SUFFIXES + _WEIGHTS_SUFFIXES}); it cannot be a template.")
         return "orbax"
 
     # -- state for BackupAndRestore --------------------------------------------------------------

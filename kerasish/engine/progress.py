@@ -24,7 +24,7 @@ import numpy as np
 
 from kerasish.callbacks.base import Callback
 from kerasish.engine import jit
-from kerasish.engine.state import TrainState
+from kerasish.engine.state import TrainState, gather
 from kerasish.errors import FileFormatError
 
 
@@ -70,6 +70,12 @@ class TrainingRun:
     def state(self) -> TrainState:
         """The live training state (weights, optimizer, metrics, key, step)."""
         return self._live.state
+
+    def state_from_model(self) -> TrainState:
+        """A state read from the model's variables as they are now (after weights were loaded into the model),
+        with the live state's key and step."""
+        current = self._live.state
+        return gather(self._variables, current.rng, current.step)
 
     def resume(self, state: TrainState, epoch: int, batch: int, shuffle_state: Any, stopped: bool = False) -> None:
         """Continue from a saved position: ``state`` restored (laid out as the distribution says), the
