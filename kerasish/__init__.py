@@ -58,14 +58,14 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     # kerasish.runs (config-driven runs) pulls in pydantic and omegaconf: loaded on first use only
-    if name == "runs":
+    if name in ("runs", "applications"):  # applications: imported on first use as well
         import importlib
 
-        return importlib.import_module("kerasish.runs")
+        return importlib.import_module(f"kerasish.{name}")
     raise AttributeError(f"module 'kerasish' has no attribute {name!r}")
 
 __all__ = [
     "ConfigError", "FileFormatError", "Functional", "Input", "InputError", "KerasTensor", "KerasishError", "Layer", "Model",
-    "NotBuiltError", "NotCompiledError", "Sequential", "StatelessScope", "Variable", "activations", "callbacks", "config", "constraints", "datasets", "device", "distribution", "errors", "export", "initializers",
+    "NotBuiltError", "NotCompiledError", "Sequential", "StatelessScope", "Variable", "activations", "applications", "callbacks", "config", "constraints", "datasets", "device", "distribution", "errors", "export", "initializers",
     "layers", "losses", "metrics", "mixed_precision", "ops", "optimizers", "random", "regularizers", "runs", "saving", "tree", "utils",
 ]

@@ -21,7 +21,7 @@ NAMESPACES: dict[str, float] = {
     "random": 1.0, "config": 0.9, "tree": 0.9, "backend": 0.9, "utils": 0.9, "saving": 0.9, "metrics": 0.9,
     "initializers": 0.9, "activations": 0.9, "layers": 0.9, "losses": 0.9, "optimizers": 0.9,
     "optimizers.schedules": 0.9, "models": 0.9, "callbacks": 0.9, "distribution": 0.9, "datasets": 0.9,
-    "regularizers": 0.9, "constraints": 0.9, "mixed_precision": 0.9,
+    "regularizers": 0.9, "constraints": 0.9, "mixed_precision": 0.9, "applications": 1.0,
 }
 
 # name -> why kerasish leaves it out. Shared by every namespace it appears in.
@@ -38,8 +38,9 @@ EXCLUDED: dict[str, dict[str, str]] = {
 
 def keras_names(namespace: str) -> list[str]:
     module = importlib.import_module("keras." + namespace)
-    # keras.datasets's public names are its modules (keras.datasets.mnist, ...); elsewhere modules are not names
-    keep_modules = namespace == "datasets"
+    # keras.datasets's and keras.applications's public names include their modules (keras.datasets.mnist,
+    # keras.applications.resnet, ...); elsewhere modules are not names
+    keep_modules = namespace in ("datasets", "applications")
     return sorted(n for n in dir(module) if not n.startswith("_")
                   and (keep_modules or type(getattr(module, n)).__name__ != "module"))
 
