@@ -47,6 +47,12 @@ def test_notebook_runs(path, tmp_path):
             assert line in text
         assert "process 1 printed: ''" in text  # output from process 0 only
         assert text.count("max |difference|") == 2
+    if path.name == "08_deep_dream.ipynb":
+        assert "Weights: " in text and pngs >= 2  # which weights; the input, then before/after
+        assert text.count("octave ") == 3 and "loss increased: True" in text  # gradient ascent on the image works
+    if path.name == "09_filter_visualization.ipynb":
+        assert "Weights: " in text and pngs >= 1  # the grid of patterns
+        assert text.count("activation ") >= 8 and "activation increased for every filter: True" in text
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
