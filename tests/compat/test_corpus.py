@@ -28,13 +28,6 @@ class CorpusMismatch(AssertionError):
 # script -> why kerasish does not run it yet (the first failure; later lines of the script may fail too).
 XFAIL: dict[str, str] = {
     'collaborative_filtering_movielens': "the example's ops.tensordot(user, movie, 2) contracts the batch axis, so each prediction depends on the whole batch; kerasish pads the last evaluate batch (Keras runs it short), and the padded rows change the dot product",
-    'convmixer': "ModelCheckpoint('checkpoint.keras'): ConfigError, the .keras format is refused",
-    'guide_functional_api': "model.save('my_model.keras'): ConfigError, kerasish writes only .kerasish files",
-    'guide_training_with_built_in_methods': "ModelCheckpoint('mymodel_{epoch}.keras'): ConfigError, .keras refused",
-    'imbalanced_classification': "ModelCheckpoint('fraud_model_at_epoch_{epoch}.keras'): ConfigError, .keras refused",
-    'timeseries_classification_from_scratch': "ModelCheckpoint('best_model.keras'): ConfigError, .keras refused",
-    'timeseries_weather_forecasting': "ModelCheckpoint('model_checkpoint.weights.h5', save_weights_only=True): ConfigError, .weights.h5 refused",
-    'vision_transformer': "ModelCheckpoint('checkpoint.weights.h5', save_weights_only=True): ConfigError, .weights.h5 refused",
 }
 
 
