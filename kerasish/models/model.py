@@ -143,6 +143,21 @@ class Model(Trainer, Layer):
         print_summary(self, line_length=line_length, print_fn=print_fn, show_trainable=show_trainable)
 
     # -- saving (kerasish.saving and kerasish.export do the work) ---------------------------------
+    def _saved_compile_config(self) -> dict | None:
+        """The compile arguments as Keras 3 serializes them (``serialize_keras_object`` writes this under a
+        compiled model's ``compile_config``), or None when not compiled or not serializable (with a warning)."""
+        if not self.compiled:
+            return None
+        from kerasish.saving.compile_config import compile_config
+
+        return compile_config(self)
+
+    def _compile_from_saved_config(self, config: dict, custom_objects: dict) -> None:
+        """Compile from a Keras 3 (or kerasish) ``compile_config``, as ``deserialize_keras_object`` does."""
+        from kerasish.saving.compile_config import compile_kwargs
+
+        self.compile(**compile_kwargs(config, custom_objects))
+
     def save(self, filepath, overwrite: bool = True, zipped=None, **kwargs) -> None:
         """Save architecture, weights, compile arguments and optimizer state to one file.
 

@@ -40,15 +40,9 @@ def _sha(data: bytes) -> dict:
 
 
 def _model_config(model) -> dict:
-    from kerasish.saving.compile_config import compile_config
     from kerasish.saving.serialization import serialize_keras_object
 
-    entry = serialize_keras_object(model)
-    if getattr(model, "compiled", False):
-        compiled = compile_config(model)
-        if compiled is not None:
-            entry["compile_config"] = compiled
-    return entry
+    return serialize_keras_object(model)
 
 
 def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
@@ -116,19 +110,14 @@ def _json(data: bytes, source: str):
 
 def build_from_config(config, custom_objects, compile: bool, safe_mode: bool, source: str):
     """A model from a Keras ``config.json`` dict; every failure is a FileFormatError naming ``source``."""
-    from kerasish.saving import registry
-    from kerasish.saving.compile_config import compile_kwargs
     from kerasish.saving.serialization import deserialize_keras_object
 
     if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
         raise FileFormatError(f"{source}: a model config must be an object with 'class_name' and 'config'.")
-    compiled = config.get("compile_config") if compile else None
-    config = {k: v for k, v in config.items() if k != "compile_config"}
+    if not compile:
+        config = {k: v for k, v in config.items() if k != "compile_config"}
     try:
         model = deserialize_keras_object(config, custom_objects=custom_objects, safe_mode=safe_mode)
-        if isinstance(compiled, dict) and compiled and getattr(model, "is_model", False):
-            with registry.safe_mode_scope(safe_mode):
-                model.compile(**compile_kwargs(compiled, dict(custom_objects or {})))
     except KerasishError as e:
         raise FileFormatError(f"{source}: {e}") from e
     except Exception as e:  # TypeError, KeyError, ... from a malformed config

@@ -136,6 +136,10 @@ def _serialize_object(obj) -> dict:
         shape = getattr(obj, "_build_input_shape", None) or getattr(obj, "_build_shape", None)
         if shape is not None:
             entry["build_config"] = {"input_shape": serialize_keras_object(shape)}
+    if category is not None and category[1] == "model" and hasattr(obj, "_saved_compile_config"):
+        compiled = obj._saved_compile_config()  # the model's (kerasish.models.Model), as Keras asks the model
+        if compiled is not None:
+            entry["compile_config"] = compiled
     return entry
 
 
@@ -285,6 +289,9 @@ def _restore_state(obj, config: dict, custom_objects: dict) -> None:
     if isinstance(build, dict) and build.get("input_shape") is not None and not getattr(obj, "built", True):
         shape = _as_shape(build["input_shape"])
         (obj._maybe_build if hasattr(obj, "_maybe_build") else obj.build)(shape)
+    compiled = config.get("compile_config")
+    if isinstance(compiled, dict) and compiled and hasattr(obj, "_compile_from_saved_config"):
+        obj._compile_from_saved_config(compiled, custom_objects)
 
 
 _NOT_SPECIAL = object()
