@@ -222,8 +222,7 @@ class BackupAndRestore(Callback):
         """Keras 3's BackupAndRestore files, so that Keras can resume this run too."""
         from kerasish.saving import files, keras_file
 
-        if jax.process_index() != 0:
-            return
+        # Every process takes part (gathering sharded values is collective); only process 0 writes the files.
         keras_file.save_weights(self.model, os.path.join(self.backup_dir, _KERAS_WEIGHTS))
         files.atomic_write_bytes(os.path.join(self.backup_dir, _KERAS_METADATA),
                                  json.dumps({"epoch": int(epochs_done), "batch": 0}).encode("utf-8"))
