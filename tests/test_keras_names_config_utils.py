@@ -319,8 +319,11 @@ def test_saving_functions_and_custom_object_scope_in_load_model(tmp_path):
     kerasish.saving.save_model(model, path)
     with pytest.raises(ConfigError, match="zipped"):
         kerasish.saving.save_model(model, tmp_path / "z.kerasish", zipped=False)
-    with pytest.raises(ConfigError, match=".kerasish"):
-        kerasish.models.save_model(model, tmp_path / "m.keras")
+    with pytest.raises(ConfigError, match="m.txt"):
+        kerasish.models.save_model(model, tmp_path / "m.txt")
+    kerasish.models.save_model(model, tmp_path / "m.keras")  # Keras's own format
+    with kerasish.saving.CustomObjectScope({"Twice": Twice}):
+        assert isinstance(kerasish.models.load_model(tmp_path / "m.keras").get_layer("twice"), Twice)
     with kerasish.saving.CustomObjectScope({"Twice": Twice}):
         loaded = kerasish.saving.load_model(path)
     x = np.ones((2, 3), "float32")

@@ -61,11 +61,29 @@ def test_keras_weights_files_load_into_the_kerasish_application(tmp_path, name, 
     _legacy_h5(km, tmp_path / "legacy.h5")
     sm = getattr(kerasish.applications, name)(weights=str(tmp_path / "legacy.h5"), **extra, **kwargs)
     assert sm.count_params() == km.count_params()
-    np.testing.assert_allclose(sm.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-4)
+    _assert_same_weights(km, sm)
+    if name not in CHAOTIC:
+        np.testing.assert_allclose(sm.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-4)
     if FULL or name == "MobileNetV2":
         km.save_weights(tmp_path / "k.weights.h5")
         sm2 = getattr(kerasish.applications, name)(weights=str(tmp_path / "k.weights.h5"), **extra, **kwargs)
-        np.testing.assert_allclose(sm2.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-4)
+        _assert_same_weights(km, sm2)
+        if name not in CHAOTIC:
+            np.testing.assert_allclose(sm2.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-4)
+
+
+# With random weights these deep networks are chaotic: their activations grow to ~1e6 and float32 rounding is
+# amplified about 1.5x per block, so Keras's own predictions for the same image differ completely between a
+# batch of 4 and a batch of 1 (measured for EfficientNetV2M at 224x224). Their weights are compared exactly;
+# the same blocks' predictions are compared in EfficientNetV2B0-B3 and S.
+CHAOTIC = {"EfficientNetV2M", "EfficientNetV2L"}
+
+
+def _assert_same_weights(km, sm):
+    """Layer by layer in graph order (unnamed layers' names follow global counters, so not by name)."""
+    for theirs, ours in zip(km.layers, sm.layers, strict=True):
+        for a, b in zip(theirs.get_weights(), ours.get_weights(), strict=True):
+            np.testing.assert_array_equal(b, a, err_msg=theirs.name)
 
 
 def test_a_weights_file_of_another_architecture_is_refused(tmp_path):
