@@ -41,12 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. fit.epochs=3")
     run.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run in its own directory")
     run.add_argument("--root", metavar="DIR", help="where run directories go (default: the config's output.root)")
+    parser.set_defaults(run_parser=run)
     return parser
 
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["run"]:  # options and key=value overrides in any order (argparse's intermixed parsing)
+        args = parser.get_default("run_parser").parse_intermixed_args(argv[1:], argparse.Namespace(command="run"))
+    else:
+        args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0

@@ -100,3 +100,13 @@ def test_the_console_script_is_installed(entry):
     assert script.exists(), f"{script} missing: pyproject's [project.scripts] must define {entry}"
     out = subprocess.run([str(script), "run", "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "--resume" in out.stdout
+
+
+def test_options_and_overrides_in_any_order(project):
+    from kerasish import cli as command
+
+    assert command.main(["run", "configs/tiny.yaml", "--root", "out", "fit.epochs=2", "model.units=[3]"]) == 0
+    (run_dir,) = run_dirs(project / "out")
+    config = (run_dir / "config.yaml").read_text()
+    assert "fit:\n  epochs: 2" in config and "units:\n  - 3" in config
+    assert command.main(["run", "fit.epochs=1", "--root", "out2", "configs/tiny.yaml"]) == 2  # the config first
