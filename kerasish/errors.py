@@ -35,3 +35,33 @@ class FileFormatError(KerasishError, ValueError):
 def unknown_identifier(kind: str, name: object, valid: list[str] | tuple[str, ...]) -> ConfigError:
     """A ConfigError for an unknown name, listing the valid ones."""
     return ConfigError(f"Unknown {kind} {name!r}. Valid {kind} names are: {', '.join(sorted(valid))}.")
+
+
+class StorageError(KerasishError, OSError):
+    """A file or directory could not be written: no space left, a file-size limit, a read-only or missing
+    location, no permission. The message names the place; the previous file there, if any, is intact."""
+
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()
+
+
+def storage_error(exc: BaseException, where: object, doing: str = "write") -> StorageError:
+    """A StorageError for an OS error ``exc`` raised while trying to ``doing`` at ``where`` (a path).
+
+    ``errno`` ENOSPC and EDQUOT read "no space left", EFBIG "file-size limit", EROFS "read-only file
+    system", EACCES/EPERM "permission denied"; anything else keeps the OS's own words."""
+    import errno as errno_mod
+
+    code = getattr(exc, "errno", None)
+    reason = {
+        errno_mod.ENOSPC: "no space left on the device",
+        errno_mod.EDQUOT: "no space left (disk quota exceeded)",
+        errno_mod.EFBIG: "no space left under the file-size limit (file too large)",
+        errno_mod.EROFS: "the file system is read-only",
+        errno_mod.EACCES: "permission denied",
+        errno_mod.EPERM: "permission denied",
+        errno_mod.ENOENT: "the directory does not exist",
+    }.get(code) or (getattr(exc, "strerror", None) or str(exc))
+    err = StorageError(code, f"Cannot {doing} {str(where)!r}: {reason}.")
+    err.__cause__ = exc
+    return err
