@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from kerasish.callbacks.base import Callback
-from kerasish.errors import ConfigError
+from kerasish.errors import ConfigError, StorageError, storage_error
 
 # Event file names carry the second they were opened in; two writers opened in one second in
 # one directory (a short second fit) would pick the same name and the second would truncate
@@ -111,13 +111,29 @@ class TensorBoard(Callback):
             from tensorboardX import SummaryWriter
 
             suffix = f".{os.getpid()}.{next(_WRITER_IDS):06d}"
-            writer = self._writers[run] = SummaryWriter(os.path.join(self.log_dir, run), filename_suffix=suffix)
+            where = os.path.join(self.log_dir, run)
+            try:
+                writer = self._writers[run] = SummaryWriter(where, filename_suffix=suffix)
+            except OSError as e:
+                raise storage_error(e, where, "write TensorBoard events in") from e
+        _check_writer(writer)
         return writer
 
     def _close_writers(self) -> None:
+        writers, self._writers = self._writers, {}
+        for writer in writers.values():
+            try:
+                writer.close()
+            except OSError as e:
+                raise storage_error(e, _event_file(writer), "write TensorBoard events to") from e
+
+    def _flush_writers(self) -> None:
         for writer in self._writers.values():
-            writer.close()
-        self._writers = {}
+            _check_writer(writer)
+            try:
+                writer.flush()
+            except OSError as e:
+                raise storage_error(e, _event_file(writer), "write TensorBoard events to") from e
 
     # -- hooks --------------------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
@@ -170,8 +186,7 @@ class TensorBoard(Callback):
             self._log_weights(epoch)
         if self.embeddings_freq and epoch % self.embeddings_freq == 0:
             self._log_embeddings(epoch)
-        for writer in self._writers.values():
-            writer.flush()
+        self._flush_writers()
 
     def on_train_end(self, logs=None):
         if self._tracing:
@@ -288,7 +303,7 @@ class TensorBoard(Callback):
         table = ["| hyperparameter | value |", "|---|---|"]
         table += [f"| {k} | {_markdown_cell(v)} |" for k, v in hparams.items()]
         writer.add_text("hyperparameters", "\n".join(table), global_step=0)
-        writer.flush()
+        self._flush_writers()
 
     def _hyperparameters(self) -> dict:
         hparams: dict = {}
@@ -455,3 +470,20 @@ def _weight_image(values: np.ndarray) -> np.ndarray | None:
     low, high = float(finite.min()), float(finite.max())
     scaled = (np.nan_to_num(w, nan=low, posinf=high, neginf=low) - low) / ((high - low) or 1.0)
     return np.round(scaled * 255).astype(np.uint8)
+
+
+def _event_file(writer) -> str:
+    """The event file a tensorboardX writer appends to (its log directory if that is not known)."""
+    events = getattr(getattr(writer, "file_writer", None), "event_writer", None)
+    return getattr(getattr(events, "_ev_writer", None), "_file_name", None) or writer.logdir
+
+
+def _check_writer(writer) -> None:
+    """tensorboardX writes from a background thread; when a write there fails (a full disk), the thread
+    dies and later events would block forever on its full queue: raise instead, naming the file."""
+    events = getattr(getattr(writer, "file_writer", None), "event_writer", None)
+    worker = getattr(events, "_worker", None)
+    if worker is not None and not worker.is_alive() and not getattr(events, "_closed", False):
+        raise StorageError(None, f"Cannot write TensorBoard events to {_event_file(writer)!r}: its writer thread "
+                                 "stopped after a failed write (no space left on the device, or a file-size "
+                                 "limit?); the run's other files are unaffected.")

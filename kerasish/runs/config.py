@@ -20,6 +20,7 @@ with a :class:`~kerasish.errors.ConfigError` that names the dotted key and the a
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -205,13 +206,28 @@ def find_recipe(name: str, config_path: Path | None) -> Path:
                       f"available: {', '.join(available) or 'none'}.")
 
 
-def load_recipe(path: Path) -> ModuleType:
-    """Import a recipe module from its file (kerasish itself never imports ``recipes/``)."""
+def load_recipe(path: str | os.PathLike) -> ModuleType:
+    """Import a recipe module from its file, a ``str`` or path-like (kerasish itself never imports ``recipes/``).
+
+    The module is registered as ``sys.modules["kerasish_recipe_<stem>"]``. A path that is not an
+    existing ``.py`` file, or a module without a ``run(config, ctx)`` function, is a ConfigError.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"load_recipe: the recipe must be a path to a .py file, got {type(path).__name__} "
+                          f"{path!r}.")
+    path = Path(path)
+    if path.suffix != ".py" or not path.is_file():
+        raise ConfigError(f"Recipe file {str(path)!r} " + ("is not a .py file." if path.suffix != ".py" and
+                                                           path.is_file() else "does not exist."))
     module_name = f"kerasish_recipe_{path.stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)  # a broken recipe leaves no half-imported module behind
+        raise
     if not callable(getattr(module, "run", None)):
         raise ConfigError(f"Recipe {path} defines no run(config, ctx) function.")
     return module

@@ -8,6 +8,17 @@
 - ``tensorboard/``, ``checkpoints/best.kerasish``, ``history.csv``, ``backup/`` (BackupAndRestore: deleted
   when a fit completes, kept when a run dies, so that ``--resume`` continues it exactly);
 - ``metrics.json``: the final metrics; ``model.kerasish``: the trained model.
+
+Failures (decided behaviour, see :func:`run`):
+
+- the run directory is created atomically: two runs of one config started in the same second (other
+  processes, threads) get ``<timestamp>``, ``<timestamp>-1``, ``<timestamp>-2``, ... and never collide;
+- every file-system failure (a read-only or uncreatable root, a full disk, a file-size limit) is a
+  :class:`~kerasish.errors.StorageError` naming the file or folder; "no space left" for the last two;
+- a run directory that exists when the run fails is marked ``"status": "failed"`` in ``run.json`` with the
+  error (if even that cannot be written, the error's note says so);
+- a ``console.log`` that cannot be written any more (a full disk) stops, with one warning line, and the
+  run goes on printing to the terminal only.
 """
 
 from __future__ import annotations
@@ -15,13 +26,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import errno
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
 from typing import Any
 
-from kerasish.errors import ConfigError
+from kerasish.errors import ConfigError, KerasishError, StorageError, storage_error
 from kerasish.runs.config import RunConfig, load_config, recipe_sections, to_yaml
 from kerasish.saving.files import atomic_write_bytes
 
@@ -36,15 +49,54 @@ class RunResult:
     config: dict
 
 
+class _ConsoleLog:
+    """The run's ``console.log``, shared by the stdout and stderr tees.
+
+    A write that fails (a full disk, a file-size limit) stops the log, never the run: the file is
+    closed, one warning line goes to the terminal, and the output goes on to the terminal only.
+    """
+
+    def __init__(self, path: Path, file, terminal):
+        self.path, self._file, self._terminal = path, file, terminal
+        self.error: StorageError | None = None
+
+    def write(self, text: str, warn: bool = True) -> None:
+        if self._file is None:
+            return
+        try:
+            self._file.write(text)
+            self._file.flush()
+        except (OSError, ValueError) as e:
+            self._stop(e, warn)
+
+    def flush(self) -> None:
+        self.write("")
+
+    def close(self) -> None:
+        if self._file is not None:
+            file, self._file = self._file, None
+            with contextlib.suppress(OSError, ValueError):
+                file.close()
+
+    def _stop(self, exc: BaseException, warn: bool) -> None:
+        self.error = exc if isinstance(exc, StorageError) else storage_error(exc, self.path)
+        self.close()
+        if not warn:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            self._terminal.write(f"kerasish run: warning: {self.path.name} is no longer written ({self.error}); "
+                                 "the output goes on to the terminal only.\n")
+            self._terminal.flush()
+
+
 class _Tee:
     """A text stream that writes to the terminal and to the run's console log."""
 
-    def __init__(self, stream, log):
+    def __init__(self, stream, log: _ConsoleLog):
         self._stream, self._log = stream, log
 
     def write(self, text):
         self._log.write(text)
-        self._log.flush()
         return self._stream.write(text)
 
     def flush(self):
@@ -77,14 +129,77 @@ def _jsonable(value):
 
 
 def _new_run_dir(root: Path, name: str) -> Path:
+    """Create ``root/name/<timestamp>`` atomically: a name another run took first (the same second, another
+    process) gets the next free suffix, ``<timestamp>-1``, ``-2``, ...
+
+    Raises:
+        StorageError: the folder cannot be created (read-only, no permission, a file in the way, no space).
+    """
+    parent = root / name
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _creation_error(e, parent) from e
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = root / name / stamp
-    path, n = base, 0
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{stamp}-{n}")
-    path.mkdir(parents=True)
-    return path
+    n = 0
+    while True:
+        path = parent / (stamp if n == 0 else f"{stamp}-{n}")
+        try:
+            path.mkdir()  # atomic: exactly one caller creates it
+            return path
+        except FileExistsError:
+            n += 1
+        except OSError as e:
+            raise _creation_error(e, path) from e
+
+
+def _creation_error(exc: OSError, path: Path) -> StorageError:
+    """A StorageError for a run folder that cannot be made; names a file standing where a folder must be."""
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None and isinstance(exc, (FileExistsError, NotADirectoryError)):
+        err = StorageError(exc.errno, f"Cannot create the run directory {str(path)!r}: {str(blocker)!r} is a file, "
+                                      "not a directory.")
+        err.__cause__ = exc
+        return err
+    return storage_error(exc, path, "create the run directory")
+
+
+# OS errors that only a write can cause: inside a run they are always a storage failure of the run's files.
+_STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+
+
+def _as_storage_error(exc: BaseException, run_dir: Path) -> BaseException:
+    """``exc`` as a StorageError when it is a failing write (in its ``__cause__`` chain too), else ``exc``.
+
+    An OSError with a storage errno (no space, file-size limit, read-only) is one wherever it happens; a
+    permission error is one when it names a file inside the run directory (the run's own place became
+    unwritable). Where the OS names no file (a write to an open file), the error names the run directory.
+    Anything else (a recipe reading a missing file) stays what it is.
+    """
+    if isinstance(exc, StorageError):
+        return exc
+    cause, seen = exc, set()
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, StorageError):
+            return cause
+        if isinstance(cause, OSError):
+            filename = cause.filename
+            if cause.errno in _STORAGE_ERRNOS:
+                where = filename if filename is not None else run_dir.absolute()
+                return storage_error(cause, where, "write" if filename is not None else "write in")
+            if cause.errno in (errno.EACCES, errno.EPERM) and filename is not None and _inside(
+                    Path(os.fsdecode(filename)), run_dir):
+                return storage_error(cause, filename, "access")
+        cause = cause.__cause__
+    return exc
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):
+        return False
 
 
 class RunContext:
@@ -211,13 +326,19 @@ def _is_array_data(x) -> bool:
 
 @contextlib.contextmanager
 def _console_log(path: Path):
-    with open(path, "a", encoding="utf-8") as log:
-        out, err = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = _Tee(out, log), _Tee(err, log)
-        try:
-            yield
-        finally:
-            sys.stdout, sys.stderr = out, err
+    """Tee stdout and stderr into ``path`` (appended: a resume continues the log); yields the log."""
+    try:
+        file = open(path, "a", encoding="utf-8", errors="backslashreplace")
+    except OSError as e:
+        raise storage_error(e, path) from e
+    out, err = sys.stdout, sys.stderr
+    log = _ConsoleLog(path, file, err)
+    sys.stdout, sys.stderr = _Tee(out, log), _Tee(err, log)
+    try:
+        yield log
+    finally:
+        sys.stdout, sys.stderr = out, err
+        log.close()
 
 
 def run(source=None, overrides=(), *, root: str | Path | None = None, resume: str | Path | None = None) -> RunResult:
@@ -232,17 +353,38 @@ def run(source=None, overrides=(), *, root: str | Path | None = None, resume: st
 
     Returns:
         A :class:`RunResult`.
+
+    Raises:
+        ConfigError: an invalid config or override, or a ``resume`` that is not an unfinished run directory
+            (nothing is written).
+        StorageError: a file or folder of the run could not be written: the root is read-only, not
+            creatable (a file in the way) or the disk is full (or a file-size limit, ``ulimit -f``, is hit).
+            The message says "no space left" (for the last two) and names the file or folder.
+
+    Failures: the run directory is created atomically (two runs of one config in the same second get
+    ``<timestamp>`` and ``<timestamp>-1``). Once it exists, any failure marks it ``"status": "failed"`` in
+    ``run.json`` with the error; when even that write fails, the error carries a note saying so
+    (``exc.__notes__``). A KerasishError's traceback goes to ``console.log`` only (the message says it
+    all); any other exception's (a bug in a recipe) is also printed. When ``console.log`` itself cannot be
+    written any more, the run goes on with the terminal only, after one warning line, and ``run.json``
+    records ``console_log_error``. An OS error that only a write can cause (no space, file-size limit,
+    read-only) or that names a file in the run directory is raised as a StorageError, whatever raised it.
     """
     import kerasish
 
     if resume is not None:
         if source is not None or overrides:
             raise ConfigError("--resume continues a run with its own config.yaml; give no config or overrides.")
-        run_dir = Path(resume)
+        run_dir = Path(resume).absolute()
         meta_path = run_dir / "run.json"
         if not (run_dir / "config.yaml").is_file() or not meta_path.is_file():
             raise ConfigError(f"{run_dir} is not a run directory (no config.yaml and run.json).")
-        meta = json.loads(meta_path.read_text())
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"{meta_path} cannot be read as a run's JSON record ({e}).") from None
+        if not isinstance(meta, dict):
+            raise ConfigError(f"{meta_path} is not a run's JSON record (a {type(meta).__name__}, not an object).")
         recipe_file = meta.get("recipe_file")
         config, module, resolved = load_config(run_dir / "config.yaml",
                                                recipe_file=Path(recipe_file) if recipe_file else None)
@@ -252,37 +394,60 @@ def run(source=None, overrides=(), *, root: str | Path | None = None, resume: st
         if source is None:
             raise ConfigError("Give a config file (or a dict) to run, or resume=RUN_DIR.")
         config, module, resolved = load_config(source, list(overrides))
-        run_dir = _new_run_dir(Path(root) if root is not None else Path(config.output.root), config.name)
-        atomic_write_bytes(run_dir / "config.yaml", to_yaml(resolved).encode())
+        run_dir = _new_run_dir(Path(root if root is not None else config.output.root).absolute(), config.name)
         meta = {"recipe": config.recipe, "recipe_file": module.__file__,
-                "config_source": str(Path(source).resolve()) if isinstance(source, (str, Path)) else None,
+                "config_source": str(Path(source).resolve()) if isinstance(source, (str, os.PathLike)) else None,
                 "overrides": list(overrides)}
-    meta.update(status="running", started=datetime.datetime.now().isoformat(timespec="seconds"),
-                resumed=resume is not None)
-    _write_json(run_dir / "run.json", meta)
-    recipe_sections(module)
-    ctx = RunContext(config, run_dir, resumed=resume is not None, config_file=meta.get("config_source"))
-    with _console_log(run_dir / "console.log"):
+    meta.update(status="running", started=_now(), resumed=resume is not None)
+    for stale in ("error", "ended", "console_log_error"):  # a resumed run's previous ending
+        meta.pop(stale, None)
+    log = None
+    try:
+        if resume is None:
+            atomic_write_bytes(run_dir / "config.yaml", to_yaml(resolved).encode())
+        _write_json(run_dir / "run.json", meta)
+        recipe_sections(module)
+        ctx = RunContext(config, run_dir, resumed=resume is not None, config_file=meta.get("config_source"))
+        with _console_log(run_dir / "console.log") as log:
+            try:
+                kerasish.utils.set_random_seed(config.seed)
+                result = module.run(config, ctx)
+                model, metrics = _unpack(result, module)
+                metrics = {k: _jsonable(v) for k, v in metrics.items()}
+                _write_json(run_dir / "metrics.json", metrics)
+                if model is not None and config.output.save_model:
+                    model.save(run_dir / "model.kerasish")
+                _remove_empty_dirs(run_dir / "backup")  # each completed fit deleted its own backup
+                print(f"Run directory: {run_dir.resolve()}", flush=True)
+            except BaseException as e:
+                if isinstance(_as_storage_error(e, run_dir), KerasishError):
+                    # for whoever debugs it; the terminal gets the message (and a log that fails here says nothing)
+                    log.write(traceback.format_exc(), warn=False)
+                elif not isinstance(e, KeyboardInterrupt):
+                    traceback.print_exc()
+                raise
+        if log.error is not None:
+            meta["console_log_error"] = str(log.error)
+        meta.update(status="completed", ended=_now())
+        _write_json(run_dir / "run.json", meta)
+    except BaseException as e:
+        error = _as_storage_error(e, run_dir)
+        if log is not None and log.error is not None:
+            meta["console_log_error"] = str(log.error)
+        meta.update(status="failed", error=f"{type(error).__name__}: {error}", ended=_now())
         try:
-            kerasish.utils.set_random_seed(config.seed)
-            result = module.run(config, ctx)
-            model, metrics = _unpack(result, module)
-            metrics = {k: _jsonable(v) for k, v in metrics.items()}
-            _write_json(run_dir / "metrics.json", metrics)
-            if model is not None and config.output.save_model:
-                model.save(run_dir / "model.kerasish")
-            _remove_empty_dirs(run_dir / "backup")  # each completed fit deleted its own backup
-            print(f"Run directory: {run_dir.resolve()}", flush=True)
-        except BaseException as e:
-            meta.update(status="failed", error=f"{type(e).__name__}: {e}",
-                        ended=datetime.datetime.now().isoformat(timespec="seconds"))
             _write_json(run_dir / "run.json", meta)
-            if not isinstance(e, (KeyboardInterrupt, ConfigError)):
-                traceback.print_exc()
+        except (OSError, KerasishError) as failed:
+            reason = failed if isinstance(failed, StorageError) else storage_error(failed, run_dir / "run.json")
+            error.add_note(f"the run directory {run_dir} could not be marked failed: {reason}")
+        if error is e:
             raise
-    meta.update(status="completed", ended=datetime.datetime.now().isoformat(timespec="seconds"))
-    _write_json(run_dir / "run.json", meta)
+        raise error from e
     return RunResult(run_dir=run_dir, metrics=metrics, model=model, config=resolved)
+
+
+def _now() -> str:
+    return datetime.datetime.now().isoformat(timespec="seconds")
 
 
 def _remove_empty_dirs(path: Path) -> None:

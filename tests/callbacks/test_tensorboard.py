@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -306,3 +307,25 @@ def test_embeddings_for_the_projector(tmp_path):
     assert 'tensor_name: "emb:00001"' in config and 'metadata_path: "words.tsv"' in config
     matrix = np.loadtxt(tmp_path / "train" / "embeddings" / "emb" / "00001" / "tensors.tsv", delimiter="\t")
     np.testing.assert_allclose(matrix, model.get_layer("emb").get_weights()[0], rtol=1e-6)
+
+
+@pytest.mark.timeout(120)
+def test_a_failed_background_write_is_a_storage_error_not_a_hang(tmp_path, monkeypatch):
+    # tensorboardX writes events from a thread; a full disk kills that thread, and with a batch-level log
+    # its queue of 10 events then fills and blocks forever. The callback raises, naming the event file.
+    from tensorboardX import event_file_writer
+
+    real = event_file_writer.EventsWriter.write_event
+
+    def full(self, event):  # the event file's header goes through; the first summary fails
+        if event.HasField("summary"):
+            raise OSError(28, "No space left on device")
+        return real(self, event)
+
+    monkeypatch.setattr(event_file_writer.EventsWriter, "write_event", full)
+    monkeypatch.setattr(threading, "excepthook", lambda args: None)  # the thread's death is expected here
+    x, y = small_data()
+    model = small_model()
+    callback = TensorBoard(str(tmp_path / "logs"), update_freq=1, write_graph=False)
+    with pytest.raises(kerasish.errors.StorageError, match=r"events.*stopped after a failed write"):
+        model.fit(x, y, batch_size=4, epochs=30, verbose=0, callbacks=[callback])
