@@ -32,6 +32,7 @@ from kerasish.errors import (
     KerasishError,
     NotBuiltError,
     NotCompiledError,
+    StorageError,
 )
 from kerasish.layers import Input, KerasTensor, Layer
 from kerasish.models import Functional, Model, Sequential
@@ -66,6 +67,6 @@ def __getattr__(name):
 
 __all__ = [
     "ConfigError", "FileFormatError", "Functional", "Input", "InputError", "KerasTensor", "KerasishError", "Layer", "Model",
-    "NotBuiltError", "NotCompiledError", "Sequential", "StatelessScope", "Variable", "activations", "applications", "callbacks", "config", "constraints", "datasets", "device", "distribution", "errors", "export", "initializers",
+    "NotBuiltError", "NotCompiledError", "Sequential", "StatelessScope", "StorageError", "Variable", "activations", "applications", "callbacks", "config", "constraints", "datasets", "device", "distribution", "errors", "export", "initializers",
     "layers", "losses", "metrics", "mixed_precision", "ops", "optimizers", "random", "regularizers", "runs", "saving", "tree", "utils",
 ]

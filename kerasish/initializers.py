@@ -10,6 +10,7 @@ shape, about a second for a convolution kernel on a CPU).
 
 from __future__ import annotations
 
+import contextvars
 import math
 
 import jax
@@ -49,6 +50,11 @@ def _fans(shape, input_axes=None, output_axes=None) -> tuple[int, int]:
     return shape[-2] * receptive, shape[-1] * receptive
 
 
+# Set by kerasish.saving while it builds a model from a file's config: called with (shape, dtype) before each
+# weight is sampled, it refuses (raises) once the weights would pass the memory limit of the load.
+WEIGHT_BUDGET: contextvars.ContextVar = contextvars.ContextVar("kerasish_weight_budget", default=None)
+
+
 class Initializer:
     """Base class: ``init(key, shape, dtype) -> array``; subclasses implement ``sample``."""
 
@@ -63,6 +69,9 @@ class Initializer:
         """
         key, shape, dtype = self._call_args(args, kwargs)
         shape = tuple(int(d) for d in shape)
+        budget = WEIGHT_BUDGET.get()
+        if budget is not None:
+            budget(shape, dtype)
         # Cast and transfer from the host: jnp.asarray would compile a program per shape.
         return jax.device_put(np.asarray(self.sample(_host_rng(key), shape), dtype=jnp.dtype(dtype)))
 

@@ -67,8 +67,15 @@ def save_model(model, filepath, overwrite: bool = True, zipped=None, **kwargs) -
                           f"Received: filepath={filepath}")
 
 
-def load_model(filepath, custom_objects: dict | None = None, compile: bool = True, safe_mode: bool = True):
+def load_model(filepath, custom_objects: dict | None = None, compile: bool = True, safe_mode: bool = True, *,
+               max_bytes=None, nonfinite: str = "warn"):
     """A model read from a ``.keras``, ``.kerasish`` or legacy ``.h5`` file.
+
+    Loading is bounded by what the caller allows, not by what the file declares (see
+    :mod:`kerasish.saving.limits`): as the model is built from the file's config, each weight is counted
+    before it is allocated and the model is refused once over ``max_bytes``; the file's weights must
+    then fit what the model needs (a member declaring more, a decompression bomb, or much less, another
+    architecture, is refused before it is read).
 
     Args:
         filepath: the file.
@@ -76,11 +83,24 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
         compile: compile the model as it was saved (and restore the optimizer state the file holds).
         safe_mode: refuse files that would run code (a Lambda's function). kerasish never runs code
             from a file, so a Lambda's function must come from ``custom_objects`` in any case.
+        max_bytes: (kerasish) the most bytes the model's weights may take; ``math.inf`` for no limit.
+            None: ``kerasish.saving.limits.MAX_MODEL_BYTES`` if set, else half of the memory this
+            process may use (physical memory, cgroup limit and ``RLIMIT_AS``, the smallest).
+        nonfinite: (kerasish) weights holding NaN or inf: ``"warn"`` (a UserWarning naming each
+            variable and how many values), ``"raise"`` (a FileFormatError) or ``"ignore"``.
 
     Raises:
-        ConfigError: an unknown suffix. FileFormatError: anything wrong with the file.
+        ConfigError: an unknown suffix, or an invalid ``max_bytes`` / ``nonfinite``.
+        FileFormatError: anything wrong with the file, or a model over ``max_bytes``.
     """
+    from kerasish.saving import limits
+
     filepath = _path(filepath)
+    with limits.options(max_bytes=max_bytes, nonfinite=nonfinite):
+        return _load_model(filepath, custom_objects, compile, safe_mode)
+
+
+def _load_model(filepath: str, custom_objects, compile: bool, safe_mode: bool):
     if filepath.endswith(".keras"):
         from kerasish.saving import keras_file
 
@@ -130,13 +150,24 @@ def load_weights(model, filepath, skip_mismatch: bool = False, **kwargs) -> None
         model: a built model.
         filepath: the file.
         skip_mismatch: leave the layers whose saved weights do not fit as they are (with a warning)
-            instead of raising.
+            instead of raising. A file's weights are bounded by what the model needs before they are
+            read; with ``skip_mismatch`` by the memory limit of :mod:`kerasish.saving.limits` instead.
         **kwargs: ``by_name`` (legacy ``.h5`` files only): match layers by name instead of by order.
+            ``nonfinite`` (kerasish): weights holding NaN or inf: ``"warn"`` (the default, a UserWarning
+            naming each variable and how many values), ``"raise"`` (a FileFormatError) or ``"ignore"``.
     """
+    from kerasish.saving import limits
+
     filepath = _path(filepath)
     by_name = kwargs.pop("by_name", False)
+    nonfinite = kwargs.pop("nonfinite", "warn")
     if kwargs:
         raise ConfigError(f"load_weights: unexpected keyword arguments {sorted(kwargs)}.")
+    with limits.options(nonfinite=nonfinite):
+        _load_weights(model, filepath, skip_mismatch, by_name)
+
+
+def _load_weights(model, filepath: str, skip_mismatch: bool, by_name: bool) -> None:
     legacy = filepath.endswith((".h5", ".hdf5")) and not filepath.endswith(".weights.h5")
     if by_name and not legacy:
         raise ConfigError(f"load_weights: by_name=True applies to legacy `.h5` files only. Received: {filepath}")

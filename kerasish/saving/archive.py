@@ -46,11 +46,28 @@ def _loads(data: bytes | str, source: str, error=FileFormatError):
         raise error(f"{source}: not valid JSON: {e}") from e
 
 
-def read_model_archive(filepath: str) -> dict[str, bytes]:
-    """The verified members of a ``.kerasish`` file: names, sizes and sha256s as ``metadata.json`` lists them."""
+def read_model_archive(filepath: str, check_tensors=None) -> dict[str, bytes]:
+    """The verified members of a ``.kerasish`` file: names, sizes and sha256s as ``metadata.json`` lists them.
+
+    ``check_tensors(members, declared_sizes)``, if given, is called once the JSON members are read and
+    verified, before the tensor members are decompressed: it may refuse them by their declared sizes.
+    """
     limits = {name: files.MAX_JSON_BYTES for name in _JSON_MEMBERS}
     limits.update({name: files.MAX_TENSOR_BYTES for name in _TENSOR_MEMBERS})
-    members = files.read_archive(filepath, limits)
+
+    def check_later(members, declared):
+        _verify(filepath, members, declared)
+        if check_tensors is not None:
+            check_tensors(members, declared)
+
+    members = files.read_archive(filepath, limits, later=_TENSOR_MEMBERS, check_later=check_later)
+    _verify(filepath, members, None)
+    return members
+
+
+def _verify(filepath: str, members: dict[str, bytes], declared: dict | None) -> None:
+    """Check metadata.json and the members read so far against it (``declared``: the JSON members are
+    read, the tensor members not yet, but must be in the archive)."""
     if "metadata.json" not in members:
         raise FileFormatError(f"{filepath}: member 'metadata.json' is missing; not a .kerasish model file.")
     metadata = _loads(members["metadata.json"], f"{filepath}: metadata.json")
@@ -63,19 +80,24 @@ def read_model_archive(filepath: str) -> dict[str, bytes]:
     listed = metadata.get("members")
     if not isinstance(listed, dict):
         raise FileFormatError(f"{filepath}: metadata.json has no 'members' table.")
-    for name, data in members.items():
+    present = declared if declared is not None else members
+    for name in present:
         if name != "metadata.json" and name not in listed:
             raise FileFormatError(f"{filepath}: member {name!r} is not listed in metadata.json.")
     for name, entry in listed.items():
-        if name not in members:
+        if name not in present:
             raise FileFormatError(f"{filepath}: member {name!r} listed in metadata.json is missing.")
         if not isinstance(entry, dict):
             raise FileFormatError(f"{filepath}: metadata.json's entry for {name!r} is not an object.")
+        if name not in members:
+            if entry.get("size") != present[name]:  # not read yet: its declared size at least
+                raise FileFormatError(f"{filepath}: member {name!r} does not match the size recorded in "
+                                      "metadata.json (corrupted or modified).")
+            continue
         data = members[name]
         if entry.get("size") != len(data) or entry.get("sha256") != hashlib.sha256(data).hexdigest():
             raise FileFormatError(f"{filepath}: member {name!r} does not match the size and sha256 recorded in "
                                   "metadata.json (corrupted or modified).")
     for name in ("config.json", "model.weights.safetensors"):
-        if name not in members:
+        if name not in present:
             raise FileFormatError(f"{filepath}: member {name!r} is missing.")
-    return members

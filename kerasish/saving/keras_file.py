@@ -13,8 +13,10 @@ neither: it loads with the zip's CRCs as its only integrity check.
 
 Loading is safe by default: classes resolve only through kerasish's own, registered ones and
 ``custom_objects``; a Lambda's marshalled bytecode is refused (kerasish never runs code from a file);
-member names, sizes and compression ratios are checked before anything is read; weights are read only
-after their shapes matched the model built from the config.
+member names, sizes and compression ratios are checked before anything is read; the model is built
+from its config before its weights member is decompressed (each weight counted against the memory
+limit of :mod:`kerasish.saving.limits` before it is allocated), and that member must then fit what the
+model needs; weights are read only after their shapes matched, and checked for NaN and inf.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import os
 
 from kerasish.engine import state as engine_state
 from kerasish.errors import ConfigError, FileFormatError, KerasishError
-from kerasish.saving import files, keras_h5
+from kerasish.saving import files, keras_h5, limits
 
 KERAS_SUFFIX = ".keras"
 WEIGHTS_SUFFIX = ".weights.h5"
@@ -76,9 +78,16 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
                                    "model.weights.h5": weights})
 
 
-def _read(filepath: str) -> tuple[dict, dict, bytes]:
-    """``(metadata, config, weights bytes)`` of a ``.keras`` file, verified."""
-    members = files.read_archive(filepath, _MEMBERS, prefixes={"assets/": files.MAX_TENSOR_BYTES})
+def _read(filepath: str, check_weights=None) -> tuple[dict, dict, bytes]:
+    """``(metadata, config, weights bytes)`` of a ``.keras`` file, verified. ``check_weights(config,
+    declared size of model.weights.h5)`` runs before that member is decompressed, and may refuse it."""
+
+    def check_later(members, declared):
+        if check_weights is not None and "config.json" in members and "model.weights.h5" in declared:
+            check_weights(_json(members["config.json"], f"{filepath}: config.json"), declared["model.weights.h5"])
+
+    members = files.read_archive(filepath, _MEMBERS, prefixes={"assets/": files.MAX_TENSOR_BYTES},
+                                 later=("model.weights.h5",), check_later=check_later)
     assets = sorted(name for name in members if name.startswith("assets/"))
     if assets:
         raise FileFormatError(f"{filepath}: the file holds layer assets ({assets[:3]}...), such as the vocabulary "
@@ -137,12 +146,23 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
         FileFormatError: anything wrong with the file, naming it and the member, layer or class.
     """
     filepath = os.fspath(filepath)
-    metadata, config, weights = _read(filepath)
-    model = build_from_config(config, dict(custom_objects or {}), compile, safe_mode, f"{filepath}: config.json")
     source = f"{filepath}: model.weights.h5"
-    if not model.built:
-        raise FileFormatError(f"{source}: model {model.name!r} could not be built from its config (no build_config "
-                              "or input shape), so its weights have nowhere to go.")
+    built = {}
+
+    def build_then_bound(config, declared: int) -> None:
+        # Built before the weights member is decompressed (each weight counted against the memory limit
+        # before it is allocated), which is then bounded by what the model's variables take.
+        with limits.budget():
+            model = build_from_config(config, dict(custom_objects or {}), compile, safe_mode,
+                                      f"{filepath}: config.json")
+        if not model.built:
+            raise FileFormatError(f"{source}: model {model.name!r} could not be built from its config (no "
+                                  "build_config or input shape), so its weights have nowhere to go.")
+        check_h5_size(model, declared, filepath, "member 'model.weights.h5'")
+        built["model"] = model
+
+    metadata, _, weights = _read(filepath, build_then_bound)
+    model = built["model"]
     with keras_h5.open_h5(weights, source) as reader:
         keras_h5.load_weights(model, reader)
         if compile and getattr(model, "compiled", False) and getattr(model, "optimizer", None) is not None:
@@ -154,6 +174,16 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
         except Exception as e:
             raise FileFormatError(f"{filepath}: metadata.json's rng key and step are malformed ({e}).") from e
     return model
+
+
+def check_h5_size(model, declared: int, filepath: str, member: str, skip_mismatch: bool = False) -> None:
+    """Bound Keras HDF5 weights (a ``.keras`` file's member, or a legacy file) by what ``model`` needs: its
+    variables, an optimizer's state and HDF5's own structures at most; at least half the variables' bytes
+    less 1 MiB (see :func:`kerasish.saving.limits.floor`)."""
+    size = limits.ModelSize.of(model)
+    slack = 2**20 + 8 * 2**10 * len(size.variables) * (1 + limits.OPTIMIZER_SLOTS)
+    limits.weights_bound(filepath, member, declared, size.bytes, slack=size.optimizer_bound + slack,
+                         floor=limits.floor(size.bytes), skip_mismatch=skip_mismatch)
 
 
 def save_weights(model, filepath, overwrite: bool = True) -> None:
@@ -172,7 +202,8 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     """Load a Keras 3 ``.weights.h5`` file (or a ``.keras`` file's weights) into a built model."""
     filepath = os.fspath(filepath)
     if filepath.endswith(KERAS_SUFFIX):
-        _, _, data = _read(filepath)
+        _, _, data = _read(filepath, lambda _, declared: check_h5_size(
+            model, declared, filepath, "member 'model.weights.h5'", skip_mismatch))
         source, target = f"{filepath}: model.weights.h5", data
     else:
         source, target = filepath, filepath

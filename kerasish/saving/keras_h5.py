@@ -27,7 +27,7 @@ import numpy as np
 
 from kerasish.distribution import to_host
 from kerasish.errors import FileFormatError, KerasishError
-from kerasish.saving import keras_layout, keras_optimizer
+from kerasish.saving import keras_layout, keras_optimizer, limits
 
 _KINDS = "biuf"  # bool, signed and unsigned integers, floats
 
@@ -221,6 +221,7 @@ def load_weights(model, reader: H5Reader, skip_mismatch: bool = False) -> None:
             raise FileFormatError(f"{reader.source}: cannot load the weights of model {model.name!r}: {problem}. "
                                   "The architectures differ (pass skip_mismatch=True to skip such layers).")
         chosen.extend((var, value) for (_, var), value in zip(items, values))
+    limits.check_finite(((var.path, value) for var, value in chosen), reader.source)
     for var, value in chosen:
         var.assign(np.asarray(value).astype(np.dtype(var.dtype), copy=False))
 
@@ -247,4 +248,6 @@ def load_optimizer(model, reader: H5Reader) -> bool:
             warnings.warn(f"{reader.source}: skipping the optimizer state: {e.path!r} has shape {e.found}, "
                           f"{type(model.optimizer).__name__} here needs {e.expected}.", stacklevel=2)
             return False
+    limits.check_finite(((f"optimizer/vars/{i}", v) for i, v in enumerate(values)), reader.source,
+                        "optimizer state arrays")
     return keras_optimizer.from_keras(model, values, reader.source)

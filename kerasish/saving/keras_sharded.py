@@ -8,6 +8,7 @@ or [several shards], ...}}``; each shard is an HDF5 file in Keras's layout holdi
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -28,8 +29,6 @@ def _stem(filepath: str) -> str:
 
 def save_weights(model, filepath, max_shard_size, overwrite: bool = True) -> None:
     """Write the model's weights as an index and shards of at most ``max_shard_size`` GB each."""
-    import h5py
-
     filepath = os.fspath(filepath)
     try:
         limit = float(max_shard_size) * 1024**3
@@ -54,15 +53,10 @@ def save_weights(model, filepath, max_shard_size, overwrite: bool = True) -> Non
         size += value.nbytes
     weight_map: dict[str, object] = {}
     total = 0
+    writes = []
     for index, entries in enumerate(shards):
         name = f"{stem}_{index:05d}.weights.h5"
-
-        def write(f, entries=entries):
-            with h5py.File(f, "w") as h5:
-                for path, value in entries:
-                    keras_h5._write_dataset(h5, path, value)
-
-        files.atomic_write(os.path.join(directory, name), write)
+        writes.append((os.path.join(directory, name), _shard_writer(entries)))
         for path, value in entries:
             group = "/" + path.rsplit("/", 1)[0]
             total += value.nbytes
@@ -72,7 +66,25 @@ def save_weights(model, filepath, max_shard_size, overwrite: bool = True) -> Non
             elif present != name and (not isinstance(present, list) or name not in present):
                 weight_map[group] = (present if isinstance(present, list) else [present]) + [name]
     index = {"metadata": {"total_size": float(total)}, "weight_map": weight_map}
-    files.atomic_write_bytes(filepath, json.dumps(index, indent=4).encode("utf-8"))
+    data = json.dumps(index, indent=4).encode("utf-8")
+    # Every shard and the index go to temporary files first; only when all are complete are they renamed
+    # in place, so a full disk (or any failure) leaves the older index and shards as they were.
+    files.atomic_write_many([*writes, (filepath, lambda f: f.write(data))])
+
+
+def _shard_writer(entries):
+    """Writes one shard: h5py builds it in memory, then one plain write to the file (so a disk error is
+    the OS's own, never one h5py rephrased)."""
+    import h5py
+
+    def write(f):
+        buffer = io.BytesIO()
+        with h5py.File(buffer, "w") as h5:
+            for path, value in entries:
+                keras_h5._write_dataset(h5, path, value)
+        f.write(buffer.getbuffer())
+
+    return write
 
 
 class ShardedReader:

@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 
 from kerasish.errors import ConfigError, FileFormatError, KerasishError
-from kerasish.saving import files, keras_h5
+from kerasish.saving import files, keras_h5, limits
 
 _MAX_NAMES = 1_000_000  # entries of a layer_names / weight_names attribute
 
@@ -116,6 +116,7 @@ def _load_group(model, reader, base: str, by_name: bool, skip_mismatch: bool) ->
             plan += _plan_layer(reader, base, name, layer, skip_mismatch,
                                 f"layer #{k} (named {layer.name!r} in the model, {name!r} in the file)")
     values = [(var, reader.read(path, tuple(var.shape))) for var, path in plan]
+    limits.check_finite(((var.path, value) for var, value in values), reader.source)
     for var, value in values:
         var.assign(np.asarray(value).astype(np.dtype(var.dtype), copy=False))
 
@@ -141,7 +142,7 @@ def load_weights(model, filepath, by_name: bool = False, skip_mismatch: bool = F
 def load_model(filepath, custom_objects: dict | None = None, compile: bool = True, safe_mode: bool = True):
     """A model from a legacy HDF5 file saved whole (``model_config`` attribute and ``model_weights``)."""
     from kerasish.saving.compile_config import compile_kwargs
-    from kerasish.saving.keras_file import build_from_config
+    from kerasish.saving.keras_file import build_from_config, check_h5_size
 
     filepath = os.fspath(filepath)
     _check_size(filepath)
@@ -150,7 +151,10 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
         if config is None:
             raise FileFormatError(f"{filepath}: no model config in the file (a weights-only file? load it with "
                                   "model.load_weights).")
-        model = build_from_config(config, dict(custom_objects or {}), False, safe_mode, f"{filepath}: model_config")
+        with limits.budget():  # each weight counted against the memory limit before it is allocated
+            model = build_from_config(config, dict(custom_objects or {}), False, safe_mode,
+                                      f"{filepath}: model_config")
+        check_h5_size(model, os.path.getsize(filepath), filepath, "the file")
         _load_group(model, reader, "model_weights", by_name=False, skip_mismatch=False)
         training = _json_attribute(reader, "training_config") if compile else None
     if isinstance(training, dict):

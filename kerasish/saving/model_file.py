@@ -20,7 +20,7 @@ import os
 
 from kerasish.engine import state as engine_state
 from kerasish.errors import ConfigError, FileFormatError, KerasishError
-from kerasish.saving import files
+from kerasish.saving import files, limits
 from kerasish.saving.archive import (
     FORMAT,
     FORMAT_VERSION,
@@ -34,6 +34,7 @@ from kerasish.saving.compile_config import compile_config, compile_kwargs
 from kerasish.saving.registry import deserialize_layer, resolve_class, safe_mode_scope, serialize_layer
 from kerasish.saving.weights import (
     assign_weights,
+    check_member_sizes,
     optimizer_state_to_bytes,
     read_optimizer_state,
     read_weights,
@@ -107,8 +108,9 @@ def model_from_json(json_string: str, custom_objects: dict | None = None, safe_m
     Raises:
         ConfigError: invalid JSON, an unknown class, a Lambda in safe mode, or any malformed entry.
     """
-    return build_model(_loads(json_string, "model_from_json", ConfigError), custom_objects, safe_mode,
-                       "model_from_json", ConfigError)
+    with limits.budget("the model this JSON describes"):  # see kerasish.saving.limits.MAX_MODEL_BYTES
+        return build_model(_loads(json_string, "model_from_json", ConfigError), custom_objects, safe_mode,
+                           "model_from_json", ConfigError)
 
 
 def _training_state(model):
@@ -154,9 +156,11 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
 def load_model(filepath, custom_objects: dict | None = None, compile: bool = True, safe_mode: bool = True):
     """Load a model saved with ``model.save`` (Keras's arguments).
 
-    The archive is verified before anything is built (member names and sizes, sha256s); classes resolve
-    only through kerasish's layers, registered classes and ``custom_objects``; weights are checked
-    shape by shape. With ``compile=True`` a model saved compiled is compiled again and, when the file
+    The archive's directory and JSON members are verified before anything is built (member names and
+    sizes, sha256s); classes resolve only through kerasish's layers, registered classes and
+    ``custom_objects``; the model's weights are counted against the memory limit as it is built (see
+    :mod:`kerasish.saving.limits`), and the tensor members are decompressed only once their declared
+    sizes fit what it needs; weights are checked shape by shape (and for NaN and inf). With ``compile=True`` a model saved compiled is compiled again and, when the file
     holds it, gets its optimizer state, dropout key and step back, so training continues exactly.
 
     Args:
@@ -175,18 +179,28 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
         raise ConfigError(f"load_model reads `{MODEL_SUFFIX}` files (weights files go to model.load_weights). "
                           f"Received: filepath={filepath}")
     custom_objects = dict(custom_objects or {})
-    members = read_model_archive(filepath)
-    # Every member is parsed and checked before a model is built: a damaged file costs no build.
-    config = _loads(members["config.json"], f"{filepath}: config.json")
+    built = {}
+
+    def build_then_bound(members, declared):
+        # The JSON members are read and verified; the model is built (each weight counted against the limit
+        # before it is allocated), and only then are the tensor members, bounded by what it needs, read.
+        config = _loads(members["config.json"], f"{filepath}: config.json")
+        if compile and "compile.json" in members:
+            built["compiled"] = _loads(members["compile.json"], f"{filepath}: compile.json")
+        with limits.budget():
+            model = build_model(config, custom_objects, safe_mode, f"{filepath}: config.json")
+        limits.check_size(limits.ModelSize.of(model), f"{filepath}: config.json")
+        check_member_sizes(model, declared, filepath)
+        built["model"] = model
+
+    members = read_model_archive(filepath, build_then_bound)
+    model, compiled = built["model"], built.get("compiled")
     weights_source = f"{filepath}: model.weights.safetensors"
     weights = read_weights(members["model.weights.safetensors"], weights_source)
     compile_source, optimizer_source = f"{filepath}: compile.json", f"{filepath}: optimizer.safetensors"
-    compiled = _loads(members["compile.json"], compile_source) if compile and "compile.json" in members else None
     optimizer_state = None
     if compiled is not None and "optimizer.safetensors" in members:
         optimizer_state = read_optimizer_state(members["optimizer.safetensors"], optimizer_source)
-
-    model = build_model(config, custom_objects, safe_mode, f"{filepath}: config.json")
     assign_weights(model, weights, weights_source)
     if compiled is not None:
         try:

@@ -25,7 +25,7 @@ import safetensors.numpy
 from kerasish.distribution import to_host
 from kerasish.engine import state as engine_state
 from kerasish.errors import ConfigError, FileFormatError, NotBuiltError
-from kerasish.saving import files
+from kerasish.saving import files, limits
 from kerasish.saving.archive import read_model_archive
 
 WEIGHTS_SUFFIX = ".weights.safetensors"
@@ -145,8 +145,27 @@ def assign_weights(model, saved: list[tuple[str, np.ndarray]], source: str, skip
                 f"{np.dtype(var.dtype).name}, but the file's {path!r} has shape {tuple(value.shape)} and dtype "
                 f"{value.dtype.name}.")
         chosen.append((var, value))
+    limits.check_finite(((var.path, value) for var, value in chosen), source)
     for var, value in chosen:
         var.assign(value)
+
+
+def check_member_sizes(model, declared: dict[str, int], filepath: str, skip_mismatch: bool = False,
+                       member: str = "member 'model.weights.safetensors'") -> None:
+    """Bound a ``.kerasish`` file's tensor members by what ``model`` needs, before they are decompressed:
+    the weights member holds exactly the variables' bytes plus a header (and 1 MiB of slack, so that a
+    slightly different architecture gets the precise message of :func:`assign_weights`); the optimizer
+    member at most :data:`~kerasish.saving.limits.OPTIMIZER_SLOTS` arrays per trainable weight."""
+    size = limits.ModelSize.of(model)
+    n = len(size.variables)
+    header = 2**20 + sum(len(path) + 160 for path, *_ in size.variables)
+    if "model.weights.safetensors" in declared:
+        limits.weights_bound(filepath, member, declared["model.weights.safetensors"],
+                             size.bytes, slack=header, floor=limits.floor(size.bytes), skip_mismatch=skip_mismatch)
+    if "optimizer.safetensors" in declared:
+        limits.weights_bound(filepath, "member 'optimizer.safetensors'", declared["optimizer.safetensors"],
+                             size.optimizer_bound, slack=4096 + 160 * (limits.OPTIMIZER_SLOTS * n + 16), floor=0,
+                             skip_mismatch=skip_mismatch)
 
 
 def assign_from_bytes(model, data: bytes, source: str, skip_mismatch: bool = False) -> None:
@@ -176,7 +195,8 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     filepath = os.fspath(filepath)
     _require_weights(model, "load_weights()")
     if filepath.endswith(".kerasish"):
-        members = read_model_archive(filepath)
+        members = read_model_archive(filepath, lambda _, declared: check_member_sizes(model, declared, filepath,
+                                                                                        skip_mismatch))
         assign_from_bytes(model, members["model.weights.safetensors"], f"{filepath}: model.weights.safetensors",
                           skip_mismatch)
         return
@@ -186,6 +206,7 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
         size = os.path.getsize(filepath)
         if size > files.MAX_TENSOR_BYTES:
             raise FileFormatError(f"{filepath}: {size} bytes, over the limit of {files.MAX_TENSOR_BYTES} bytes.")
+        check_member_sizes(model, {"model.weights.safetensors": size}, filepath, skip_mismatch, "the file")
         with open(filepath, "rb") as f:
             data = f.read()
     except OSError as e:
@@ -233,6 +254,8 @@ def restore_optimizer_state(model, state: dict, source: str) -> None:
             raise FileFormatError(f"{source}: optimizer state array {i} {var.name} should have shape "
                                   f"{tuple(var.shape)} and dtype {np.dtype(var.dtype).name}, but has "
                                   f"shape {tuple(value.shape)} and dtype {value.dtype.name}.")
+    limits.check_finite(((f"optimizer state {i} ({var.name})", value) for i, (var, value)
+                         in enumerate(zip(expected, leaves))), source, "optimizer state arrays")
     for var, value in zip(expected, leaves):
         var.assign(np.array(value))
     if state["rng"] is not None:
