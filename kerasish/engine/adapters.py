@@ -30,7 +30,7 @@ import jax
 import numpy as np
 
 from kerasish import distribution as distribution_mod
-from kerasish.engine import batching
+from kerasish.engine import batching, checks
 from kerasish.errors import InputError
 from kerasish.utils.py_dataset import PyDataset
 
@@ -95,11 +95,44 @@ def _pandas_to_numpy(x, prefix: str) -> np.ndarray:
     return x.to_numpy()
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, complex, np.number, np.bool_))
+
+
+def is_number_list(x) -> bool:
+    """A (nested) Python list/tuple of numbers, e.g. ``[[1., 2.], [3., 4.]]``: data, converted like an array
+    (Keras's ``np.asarray``), not a structure of inputs nor an iterable of batches. A list holding arrays is a
+    structure (one entry per input or output)."""
+    return isinstance(x, (list, tuple)) and len(x) > 0 and all(_is_number(v) or is_number_list(v) for v in x)
+
+
+def _ragged(x, prefix: str) -> InputError:
+    """The error for a nested list that is not rectangular: the row lengths at the first uneven level."""
+    level, depth = list(x), 1
+    while level:
+        lists = [isinstance(v, (list, tuple)) for v in level]
+        if not any(lists):
+            break
+        where = "rows" if depth == 1 else f"rows at depth {depth}"
+        if not all(lists):
+            return InputError(f"{prefix} is a nested list that mixes numbers and lists in its {where} (entry "
+                              f"{lists.index(not lists[0])}): give rows of equal length, or a NumPy array.")
+        lengths = [len(v) for v in level]
+        if len(set(lengths)) > 1:
+            shown = ", ".join(map(str, lengths[:10])) + (", …" if len(lengths) > 10 else "")
+            odd = next(i for i, n in enumerate(lengths) if n != lengths[0])
+            return InputError(f"{prefix} is a ragged nested list: its {where} have lengths [{shown}] ({len(lengths)} "
+                              f"rows; row {odd} is the first of another length than row 0). Pad them to one length, "
+                              "or give a NumPy array.")
+        level, depth = [c for v in level for c in v], depth + 1
+    return InputError(f"{prefix} is a nested list that cannot be converted to an array.")
+
+
 def is_array_struct(x) -> bool:
-    """True for an array, or a (nested) list/tuple/dict whose leaves are all arrays."""
+    """True for an array or a nested list of numbers, or a (nested) list/tuple/dict whose leaves are all arrays."""
     if x is None:
         return True
-    if is_array(x):
+    if is_array(x) or is_number_list(x):
         return True
     if isinstance(x, dict):
         return all(is_array_struct(v) for v in x.values())
@@ -114,19 +147,25 @@ def named_leaves(x, prefix: str) -> list[tuple[str, Any]]:
         return []
     if isinstance(x, dict):
         return [item for k, v in x.items() for item in named_leaves(v, f"{prefix}[{k!r}]")]
-    if isinstance(x, (list, tuple)):
+    if isinstance(x, (list, tuple)) and not is_number_list(x):
         return [item for i, v in enumerate(x) for item in named_leaves(v, f"{prefix}[{i}]")]
     return [(prefix, x)]
 
 
-def to_numpy_struct(x, prefix: str, check_finite: bool = False):
-    """Convert every leaf to a NumPy array, raising InputError for non-numeric or non-finite data."""
+def to_numpy_struct(x, prefix: str, check_finite: bool = False, where: str = ""):
+    """Convert every leaf to a NumPy array, raising InputError for non-numeric, ragged or (``check_finite``)
+    non-finite data (``where`` follows the leaf's name in that message: the batch a stream's leaf came from)."""
     if x is None:
         return None
     if isinstance(x, dict):
-        return {k: to_numpy_struct(v, f"{prefix}[{k!r}]", check_finite) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [to_numpy_struct(v, f"{prefix}[{i}]", check_finite) for i, v in enumerate(x)]
+        return {k: to_numpy_struct(v, f"{prefix}[{k!r}]", check_finite, where) for k, v in x.items()}
+    if is_number_list(x):
+        try:
+            x = np.asarray(x)
+        except ValueError:
+            raise _ragged(x, prefix) from None
+    elif isinstance(x, (list, tuple)):
+        return [to_numpy_struct(v, f"{prefix}[{i}]", check_finite, where) for i, v in enumerate(x)]
     if is_pandas(x):
         x = _pandas_to_numpy(x, prefix)
     elif _loaded_isinstance(x, "torch", "Tensor"):
@@ -145,9 +184,8 @@ def to_numpy_struct(x, prefix: str, check_finite: bool = False):
         arr = arr.astype(np.int32)
     if arr.ndim == 0:
         raise InputError(f"{prefix} must have a batch dimension, got a scalar.")
-    if check_finite and arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise InputError(f"{prefix} contains {bad} NaN or infinite value(s) (check_finite=True).")
+    if check_finite:
+        checks.check_finite(prefix, arr, where)
     return arr
 
 
@@ -166,15 +204,19 @@ take = batching.take
 
 
 class ArrayData:
-    """Batches over in-memory arrays, shuffled by index each epoch when asked."""
+    """Batches over in-memory arrays, shuffled by index each epoch when asked.
+
+    ``check_finite`` (the default): every float array is checked for NaN/inf once, here, in one chunked pass;
+    ``label`` prefixes the arrays' names in messages (``"validation "``).
+    """
 
     def __init__(self, x, y=None, sample_weight=None, batch_size: int = 32, shuffle: bool = False,
-                 check_finite: bool = False):
+                 check_finite: bool = True, label: str = ""):
         if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
             raise InputError(f"batch_size must be a positive integer, got {batch_size!r}.")
-        self.x = to_numpy_struct(x, "x", check_finite)
-        self.y = to_numpy_struct(y, "y", check_finite)
-        self.sample_weight = to_numpy_struct(sample_weight, "sample_weight", check_finite)
+        self.x = to_numpy_struct(x, f"{label}x", check_finite)
+        self.y = to_numpy_struct(y, f"{label}y", check_finite)
+        self.sample_weight = to_numpy_struct(sample_weight, f"{label}sample_weight", check_finite)
         named = named_leaves(self.x, "x") + named_leaves(self.y, "y") + named_leaves(self.sample_weight, "sample_weight")
         self.n = num_samples(named)
         self.batch_size = int(batch_size)
@@ -203,8 +245,12 @@ class ArrayData:
         """Called by the loops after each pass over the data."""
 
     def calls(self, policy, maker: batching.BatchMaker, rng: np.random.Generator | None = None, start: int = 0,
-              check=None) -> Iterator[Call]:
+              check=None, offset: int = 0) -> Iterator[Call]:
         """The epoch's calls from batch ``start``: one gather per call.
+
+        ``offset``: the epoch's first sample (in its data order), when it lies inside batch ``start``
+        (a resume whose backup used another batch size): the first call is that batch's rest alone, a
+        short batch, and the later batches are as usual.
 
         Sample and class weights are combined once per epoch; a call of k steps gathers
         k·batch_size rows at once and reshapes them to (k, batch_size, ...). Full super-batches
@@ -220,6 +266,8 @@ class ArrayData:
         while step < total:
             k = policy.k if total - step >= policy.k else 1
             first, stop = step * size, min((step + k) * size, n)
+            if step == start and offset > first:  # the rest of the batch the resumed position lies in
+                k, first, stop = 1, offset, min((step + 1) * size, n)
             short = stop - first < k * size  # holds the epoch's partial last batch
             if k > 1 and short and not maker.pad:
                 k, stop = 1, min((step + 1) * size, n)  # a custom step's batches are never padded
@@ -238,15 +286,16 @@ class ArrayData:
             step += k
 
 
-def split_validation(x, y, sample_weight, fraction: float):
-    """Keras's validation_split: the last ``fraction`` of the samples, taken before any shuffling."""
+def split_validation(x, y, sample_weight, fraction: float, check_finite: bool = False):
+    """Keras's validation_split: the last ``fraction`` of the samples, taken before any shuffling
+    (``check_finite``: the whole arrays checked first, so that a message gives the user's sample index)."""
     if not 0.0 < fraction < 1.0:
         raise InputError(f"validation_split must be in (0, 1), got {fraction!r}.")
     if not is_array_struct(x):
         raise InputError(f"validation_split is only supported for array inputs, but x is {describe(x)}; "
                          "give validation_data instead.")
-    x, y = to_numpy_struct(x, "x"), to_numpy_struct(y, "y")
-    sample_weight = to_numpy_struct(sample_weight, "sample_weight")
+    x, y = to_numpy_struct(x, "x", check_finite), to_numpy_struct(y, "y", check_finite)
+    sample_weight = to_numpy_struct(sample_weight, "sample_weight", check_finite)
     named = named_leaves(x, "x") + named_leaves(y, "y") + named_leaves(sample_weight, "sample_weight")
     n = num_samples([(name, np.asarray(a)) for name, a in named])
     split = int(n * (1.0 - fraction))
@@ -353,9 +402,10 @@ class IterableData:
 
     def _convert(self, item):
         x, y, sw = unpack_batch(item, self.allow_x_only, self.source, self.lists)
-        x = to_numpy_struct(x, "x", self.check_finite)
-        y = to_numpy_struct(y, "y", self.check_finite)
-        sw = to_numpy_struct(sw, "sample_weight", self.check_finite)
+        where = " of " + (self.source[0].lower() + self.source[1:] if self.source.startswith("A ") else self.source)
+        x = to_numpy_struct(x, "x", self.check_finite, where)
+        y = to_numpy_struct(y, "y", self.check_finite, where)
+        sw = to_numpy_struct(sw, "sample_weight", self.check_finite, where)
         n = num_samples(named_leaves(x, "x") + named_leaves(y, "y") + named_leaves(sw, "sample_weight"))
         if self.batch_size is None:
             self.batch_size = n  # later, shorter batches are padded to this size
@@ -485,9 +535,15 @@ class PyDatasetData(IterableData):
 
 
 def make_data(x, y=None, sample_weight=None, batch_size=None, shuffle=False, steps=None, allow_x_only=False,
-              check_finite=False):
-    """ArrayData for arrays (and pandas), PyDatasetData for a PyDataset, IterableData for grain datasets,
-    torch DataLoaders and other iterables of batches; InputError for anything else."""
+              check_finite=None, label: str = ""):
+    """ArrayData for arrays, nested lists of numbers (and pandas), PyDatasetData for a PyDataset, IterableData for
+    grain datasets, torch DataLoaders and other iterables of batches; InputError for anything else.
+
+    ``check_finite``: None (the default) checks arrays for NaN/inf once, before training, and streams not at all;
+    True checks streams too, every batch as it arrives; False checks nothing.
+    """
+    stream_finite = check_finite is True
+    check_finite = check_finite is not False
     if x is None:
         raise InputError("No data: x is None.")
     if isinstance(x, PyDataset) or is_grain_dataset(x) or is_torch_dataloader(x):
@@ -495,12 +551,12 @@ def make_data(x, y=None, sample_weight=None, batch_size=None, shuffle=False, ste
             if value is not None:
                 raise InputError(f"x is {describe(x)}, so {arg} must be None: its batches carry {arg}.")
         if isinstance(x, PyDataset):
-            return PyDatasetData(x, steps, allow_x_only, check_finite, shuffle)
-        return IterableData(x, steps, allow_x_only, check_finite, source=f"A batch of {describe(x)}", lists=True)
+            return PyDatasetData(x, steps, allow_x_only, stream_finite, shuffle)
+        return IterableData(x, steps, allow_x_only, stream_finite, source=f"A batch of {describe(x)}", lists=True)
     if is_array_struct(x):
         if y is not None and not is_array_struct(y):
             raise InputError(f"y must be an array or a list/dict of arrays when x is, got {type(y).__name__}.")
-        data = ArrayData(x, y, sample_weight, 32 if batch_size is None else batch_size, shuffle, check_finite)
+        data = ArrayData(x, y, sample_weight, 32 if batch_size is None else batch_size, shuffle, check_finite, label)
         if steps is not None:
             data.max_steps = int(steps)
         return data
@@ -509,6 +565,6 @@ def make_data(x, y=None, sample_weight=None, batch_size=None, shuffle=False, ste
             if value is not None:
                 raise InputError(f"When x is a generator or iterable of batches, {arg} must be None "
                                  f"(the batches carry {arg}).")
-        return IterableData(x, steps, allow_x_only, check_finite)
+        return IterableData(x, steps, allow_x_only, stream_finite)
     raise InputError(f"Unsupported type for x: {type(x).__name__}. Give NumPy/JAX arrays (or lists/dicts of them) "
                      "or a generator of (x, y[, sample_weight]) batches.")

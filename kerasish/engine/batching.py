@@ -30,16 +30,25 @@ def pad_rows(tree, pad: int):
 
 
 def class_weights(class_weight: dict, y, outputs: int) -> np.ndarray:
-    """Per-sample weights from ``class_weight`` (``{class: weight}``) and the targets (one output only)."""
+    """Per-sample weights from ``class_weight`` (``{class: weight}``) and the targets (one output only).
+
+    As Keras: a sample's class is the argmax of one-hot targets, else its label rounded to an int (soft binary
+    targets 0.7 count as class 1); a class not in ``class_weight`` (a negative ``ignore_class`` label too) weighs 1.
+    Keys are checked before training (:func:`kerasish.engine.checks.check_class_weight`); a negative one is
+    refused here as well, since it would index the table from its end.
+    """
     if outputs > 1 or isinstance(y, (list, tuple, dict)):
         raise InputError("class_weight is only supported for models with a single output.")
     y = np.asarray(y)
     labels = np.argmax(y, axis=-1) if (y.ndim > 1 and y.shape[-1] > 1) else y.reshape(y.shape[0], -1)[:, 0]
-    labels = labels.astype(np.int64)
-    table = np.ones((max(int(max(class_weight)), int(labels.max(initial=0))) + 1,), np.float32)
-    for k, v in class_weight.items():
-        table[int(k)] = float(v)
-    return table[labels]
+    labels = np.round(labels).astype(np.int64)
+    keys = {int(k): float(v) for k, v in class_weight.items()}
+    if any(k < 0 for k in keys):
+        raise InputError(f"class_weight keys must be non-negative class indices, got {sorted(keys)}.")
+    table = np.ones((max(max(keys, default=-1), int(labels.max(initial=0))) + 1,), np.float32)
+    for k, v in keys.items():
+        table[k] = v
+    return np.where(labels >= 0, table[np.maximum(labels, 0)], np.float32(1.0)).astype(np.float32)
 
 
 def weighted(y, sample_weight, class_weight, outputs: int):

@@ -463,12 +463,13 @@ def test_csv_logger_rows_equal_history_and_append_adds_rows_only(rng, tmp_path):
 @pytest.mark.parametrize("steps_per_execution", [1, 4])
 def test_terminate_on_nan_stops_at_the_bad_batch(rng, capsys, steps_per_execution):
     x, y, _, _ = _regression(rng, n=96)
-    x[5 * 8 + 2, 1] = np.inf  # batch 5 of 12
+    x[5 * 8 + 2, 1] = np.inf  # batch 5 of 12 (check_finite=False: let it reach training, as TerminateOnNaN is for)
     model = _linear_model(0.01, steps_per_execution=steps_per_execution)
     batches, ends = [], []
     seen = LambdaCallback(on_train_batch_end=lambda batch, logs: batches.append(batch),
                           on_train_end=lambda logs: ends.append(True))
-    history = model.fit(x, y, batch_size=8, epochs=3, verbose=0, shuffle=False, callbacks=[TerminateOnNaN(), seen])
+    history = model.fit(x, y, batch_size=8, epochs=3, verbose=0, shuffle=False, callbacks=[TerminateOnNaN(), seen],
+                        check_finite=False)
     assert "Batch 5: Invalid loss, terminating training" in capsys.readouterr().out
     assert len(history.history["loss"]) == 1 and not math.isfinite(history.history["loss"][0])
     assert ends == [True]
@@ -479,7 +480,8 @@ def test_terminate_on_nan_stops_at_the_bad_batch(rng, capsys, steps_per_executio
         assert batches[:6] == list(range(6)) and len(batches) <= 8
     model = _linear_model(0.01, steps_per_execution=steps_per_execution)  # this one's weights are NaN now
     with pytest.raises(RuntimeError, match="batch 5"):
-        model.fit(x, y, batch_size=8, epochs=3, verbose=0, shuffle=False, callbacks=[TerminateOnNaN(raise_error=True)])
+        model.fit(x, y, batch_size=8, epochs=3, verbose=0, shuffle=False, callbacks=[TerminateOnNaN(raise_error=True)],
+                  check_finite=False)
 
 
 def test_lambda_callback_hooks_get_their_arguments(rng):

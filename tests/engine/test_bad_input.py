@@ -82,13 +82,17 @@ def test_empty_data(model):
         model.fit(iter([]), verbose=0)
 
 
-def test_nan_check_is_optional(model):
+def test_nan_check_is_on_by_default_for_arrays(model):
     bad = X.copy()
     bad[3, 1] = np.nan
     bad[4, 0] = np.inf
-    with pytest.raises(InputError, match=r"x contains 2 NaN or infinite value\(s\)"):
-        model.fit(bad, Y, check_finite=True, verbose=0)
-    model.fit(bad, Y, epochs=1, verbose=0)  # off by default, as in Keras
+    before = model.get_weights()
+    with pytest.raises(InputError, match=r"x contains 2 NaN or infinite value\(s\); the first is in sample 3"):
+        model.fit(bad, Y, verbose=0)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # refused before any step
+    model.fit(bad, Y, epochs=1, check_finite=False, verbose=0)  # the opt-out trains on it
+    assert np.isnan(model.get_weights()[0]).any()
 
 
 def test_y_structure_mismatch():
