@@ -11,14 +11,24 @@ weights are bitwise identical to an uninterrupted run's on the CPU.
 
 Backups are orbax-checkpoint steps (``CheckpointManager``): each is written to a
 temporary directory and committed by a rename, so a kill during a save leaves the
-previous backup in place.
+previous backup in place; the temporary directories such a kill leaves are removed when the
+next fit opens the directory. A save that fails for lack of room (disk full, quota, file-size
+limit) or a write permission is a :class:`kerasish.errors.StorageError` naming the directory;
+the backups committed before stay intact and a rerun resumes from the newest of them.
 
-At every epoch's end the directory also gets what Keras 3's BackupAndRestore keeps there:
-``latest.weights.h5`` (weights and optimizer state, Keras's format) and ``training_metadata.json``
-(``{"epoch": epochs done, "batch": 0}``), each written atomically. So Keras resumes a run that
-kerasish backed up, and kerasish resumes a run Keras backed up: from such a directory (no orbax
-backup in it) it restores the weights and optimizer state and continues at the next epoch, as Keras
-does; the data order and dropout then differ from an uninterrupted run (a warning says so).
+A backup's position is "so many samples of this epoch trained on", recorded with the data it refers
+to (kind, batch size, dataset size, shuffle flag, steps per epoch). A rerun over the same data
+resumes exactly; over arrays batched differently it continues at the exact sample position; over
+other data it restarts the interrupted epoch; each change is said in one warning line (see
+:mod:`kerasish.engine.progress`).
+
+With ``keras_files=True`` the directory also gets, at every epoch's end, what Keras 3's
+BackupAndRestore keeps there: ``latest.weights.h5`` (weights and optimizer state, Keras's format)
+and ``training_metadata.json`` (``{"epoch": epochs done, "batch": 0}``), each written atomically,
+so that Keras can resume a run kerasish backed up (off by default: it about doubles the cost of a
+backup). kerasish always resumes a run Keras backed up: from such a directory (no orbax backup in
+it) it restores the weights and optimizer state and continues at the next epoch, as Keras does; the
+data order and dropout then differ from an uninterrupted run (a warning says so).
 """
 
 from __future__ import annotations
@@ -33,8 +43,9 @@ import jax
 import numpy as np
 
 from kerasish.callbacks.base import Callback, is_stateful
+from kerasish.callbacks.checkpoint import as_storage_error
 from kerasish.distribution import sync, to_host
-from kerasish.errors import ConfigError, FileFormatError
+from kerasish.errors import ConfigError, FileFormatError, StorageError
 
 _ARRAY_TAG = "__ndarray__"
 _KERAS_WEIGHTS = "latest.weights.h5"  # Keras 3's BackupAndRestore files
@@ -89,6 +100,8 @@ class BackupAndRestore(Callback):
         save_freq: ``"epoch"`` (back up after every epoch) or an int N (also every N batches).
         delete_checkpoint: delete ``backup_dir`` when training finishes normally.
         max_to_keep: how many backups to keep (the newest ones); at least 1.
+        keras_files: also write Keras 3's backup files at every epoch's end, so that Keras's
+            ``BackupAndRestore`` can resume the run (a kerasish addition; Keras reads nothing else here).
 
     Exactness needs the same steps: with ``steps_per_execution="auto"`` a model with this
     callback runs one step per call (fused calls round differently in the last bit, and
@@ -104,7 +117,7 @@ class BackupAndRestore(Callback):
     """
 
     def __init__(self, backup_dir: str | os.PathLike, save_freq: str | int = "epoch",
-                 delete_checkpoint: bool = True, max_to_keep: int = 2):
+                 delete_checkpoint: bool = True, max_to_keep: int = 2, keras_files: bool = False):
         super().__init__()
         if not backup_dir:
             raise ConfigError("BackupAndRestore needs a backup_dir.")
@@ -123,7 +136,9 @@ class BackupAndRestore(Callback):
         self.save_freq = save_freq
         self.delete_checkpoint = delete_checkpoint
         self.max_to_keep = max_to_keep
+        self.keras_files = bool(keras_files)
         self._manager = None
+        self._failed: StorageError | None = None  # a save failed: reported once, nothing more is written
         self._batches = 0        # batches trained in this run so far, the backups' step numbers
         self._last_saved = 0
 
@@ -133,31 +148,54 @@ class BackupAndRestore(Callback):
             import orbax.checkpoint as ocp
 
             os.makedirs(self.backup_dir, exist_ok=True)
-            options = ocp.CheckpointManagerOptions(max_to_keep=self.max_to_keep, enable_async_checkpointing=True)
+            # cleanup_tmp_directories: the temporary directories of saves killed midway go as the run starts
+            options = ocp.CheckpointManagerOptions(max_to_keep=self.max_to_keep, enable_async_checkpointing=True,
+                                                   cleanup_tmp_directories=True)
             self._manager = ocp.CheckpointManager(self.backup_dir, options=options)
         return self._manager
 
-    def _save(self, state: dict, meta: dict, others: list[Callback]) -> None:
+    def _save(self, run, meta: dict) -> None:
         import orbax.checkpoint as ocp
 
+        if self._failed is not None:
+            return
         # Host copies first: the next step donates (reuses) the device buffers while the
         # asynchronous write may still be running.
-        host_state = jax.tree.map(lambda a: np.array(to_host(a)), state._asdict())
+        host_state = jax.tree.map(lambda a: np.array(to_host(a)), run.state._asdict())
         arrays: dict = {}
-        meta = {**meta, "batches": self._batches,
+        meta = {**meta, "shuffle_state": run.shuffle_state, "data": run.position(), "batches": self._batches,
                 "callbacks": [{"class": _class_key(cb), "state": _split_arrays(cb.get_state(), arrays)}
-                              for cb in others if is_stateful(cb)]}
+                              for cb in run.others(self) if is_stateful(cb)]}
         items = {"state": ocp.args.StandardSave(host_state), "meta": ocp.args.JsonSave(meta)}
         if arrays:
             items["arrays"] = ocp.args.StandardSave(arrays)
-        manager = self._checkpoints()
-        manager.wait_until_finished()
-        if self._batches in manager.all_steps():
-            # The same batch count saved again: the end of an epoch right after a mid-epoch backup
-            # (streamed data, or a stop in a batch hook). The later save knows more: it replaces it.
-            manager.delete(self._batches)
-        manager.save(self._batches, args=ocp.args.Composite(**items), force=True)
+        try:
+            manager = self._checkpoints()
+            manager.wait_until_finished()  # the previous save's background failure surfaces here
+            if self._batches in manager.all_steps():
+                # The same batch count saved again: the end of an epoch right after a mid-epoch backup
+                # (streamed data, or a stop in a batch hook). The later save knows more: it replaces it.
+                manager.delete(self._batches)
+            manager.save(self._batches, args=ocp.args.Composite(**items), force=True)
+        except Exception as err:  # noqa: BLE001 - orbax/tensorstore raise many types
+            failure = self._failure(err)
+            if failure is None:
+                raise
+            raise failure from err
         self._last_saved = self._batches
+
+    def _failure(self, err: BaseException, doing: str = "write a backup into") -> StorageError | None:
+        """A failed write as a StorageError naming the directory and the backups still intact (remembered:
+        nothing more is written, and closing does not report it again); None for any other error."""
+        failure = as_storage_error(err, self.backup_dir, doing)
+        if failure is None:
+            return None
+        kept = sorted(int(p) for p in os.listdir(self.backup_dir) if p.isdigit()) \
+            if os.path.isdir(self.backup_dir) else []
+        failure.strerror += (f" The backups committed before are intact (the newest after {kept[-1]} batches); a "
+                             "rerun resumes from it." if kept else " No backup had been committed there yet.")
+        self._failed = failure
+        return failure
 
     # -- the fit's resume hooks (see kerasish.engine.progress) --------------------------------------
     def on_run_begin(self, run) -> None:
@@ -165,6 +203,7 @@ class BackupAndRestore(Callback):
         import orbax.checkpoint as ocp
 
         self._batches = self._last_saved = 0
+        self._failed = None
         if not os.path.isdir(self.backup_dir):
             return
         manager = self._checkpoints()
@@ -192,7 +231,8 @@ class BackupAndRestore(Callback):
         state = type(run.state)(**jax.tree.map(jax.numpy.asarray, restored["state"]))
         self._batches = self._last_saved = int(meta["batches"])
         run.resume(state, int(meta["epoch"]), int(meta["batch"]), meta.get("shuffle_state"),
-                   bool(meta.get("stop_training")))
+                   bool(meta.get("stop_training")), position=meta.get("data"),
+                   where=f"the backup in {self.backup_dir!r}")
 
     def _resume_from_keras_backup(self, run) -> None:
         """Continue a run that Keras 3's BackupAndRestore backed up into this directory (epoch-level)."""
@@ -223,9 +263,15 @@ class BackupAndRestore(Callback):
         from kerasish.saving import files, keras_file
 
         # Every process takes part (gathering sharded values is collective); only process 0 writes the files.
-        keras_file.save_weights(self.model, os.path.join(self.backup_dir, _KERAS_WEIGHTS))
-        files.atomic_write_bytes(os.path.join(self.backup_dir, _KERAS_METADATA),
-                                 json.dumps({"epoch": int(epochs_done), "batch": 0}).encode("utf-8"))
+        try:
+            keras_file.save_weights(self.model, os.path.join(self.backup_dir, _KERAS_WEIGHTS))
+            files.atomic_write_bytes(os.path.join(self.backup_dir, _KERAS_METADATA),
+                                     json.dumps({"epoch": int(epochs_done), "batch": 0}).encode("utf-8"))
+        except OSError as err:
+            failure = self._failure(err, "write Keras's backup files (keras_files=True) into")
+            if failure is None:
+                raise
+            raise failure from err
 
     def _restore_callbacks(self, saved: list, others: list[Callback], arrays: dict) -> None:
         """Give each stateful callback of this fit the saved state of the same class, in order.
@@ -262,37 +308,37 @@ class BackupAndRestore(Callback):
         if (self.save_freq == "epoch" or self._batches - self._last_saved < self.save_freq
                 or (run.steps is not None and run.batch >= run.steps)):
             return
-        self._save(run.state, {"epoch": run.epoch, "batch": run.batch, "shuffle_state": run.shuffle_state},
-                   run.others(self))
+        self._save(run, {"epoch": run.epoch, "batch": run.batch})
 
     def on_run_epoch_end(self, run) -> None:
         """After an epoch and its callbacks (``run.stop_training``: a callback ended training there)."""
-        self._save(run.state, {"epoch": run.epoch, "batch": 0, "shuffle_state": run.shuffle_state,
-                               "stop_training": bool(run.stop_training)}, run.others(self))
-        self._write_keras_backup(run.epoch)
+        self._save(run, {"epoch": run.epoch, "batch": 0, "stop_training": bool(run.stop_training)})
+        if self.keras_files:
+            self._write_keras_backup(run.epoch)
 
     def on_run_end(self, run) -> None:
         """Finish pending writes and release the manager, however training stops."""
         self.close()
 
     def on_train_end(self, logs=None):
-        if self._manager is not None:
-            self._manager.wait_until_finished()
-            self._manager.close()
-            self._manager = None
+        self.close()  # the last save's background failure surfaces here
         if self.delete_checkpoint:
             sync("kerasish-backup-done")  # every process has finished with the backups
             if jax.process_index() == 0 and os.path.isdir(self.backup_dir):
                 shutil.rmtree(self.backup_dir, ignore_errors=True)
 
     def close(self) -> None:
-        """Finish pending writes and release the manager."""
+        """Finish pending writes and release the manager (a failed write: a StorageError, reported once)."""
         if self._manager is not None:
             manager, self._manager = self._manager, None
-            try:
-                manager.wait_until_finished()
-            finally:
-                manager.close()
+            error = None
+            for finish in (manager.wait_until_finished, manager.close):
+                try:
+                    finish()
+                except Exception as err:  # noqa: BLE001 - orbax/tensorstore raise many types
+                    error = error or err
+            if error is not None and self._failed is None:  # (a failure already reported is not again)
+                raise self._failure(error) or error
 
 
 def _class_key(cb: Callback) -> str:

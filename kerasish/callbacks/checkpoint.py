@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import warnings
@@ -13,12 +14,38 @@ from kerasish.callbacks.base import Callback
 from kerasish.callbacks.monitor import check_monitor, resolve_direction, unresolved_direction
 from kerasish.distribution import to_host
 from kerasish.engine import state as engine_state
-from kerasish.errors import ConfigError, FileFormatError
+from kerasish.errors import ConfigError, FileFormatError, StorageError, storage_error
 
 # Whole-model and weights-only names: Keras 3's formats first (what Keras code writes), then kerasish's own.
 _MODEL_SUFFIXES = (".keras", ".kerasish")
 _WEIGHTS_SUFFIXES = (".weights.h5", ".weights.safetensors")
 _LEGACY_SUFFIXES = (".h5", ".hdf5")
+
+
+# What orbax/tensorstore say when a write fails for lack of room (their errors are ValueErrors whose text
+# holds the OS's code, e.g. "RESOURCE_EXHAUSTED: Error opening "zarr" driver: ... [os_error_code='28']").
+_OS_CODE = re.compile(r"os_error_code='?(\d+)")
+_NO_ROOM_WORDS = (("No space left", errno.ENOSPC), ("File too large", errno.EFBIG),
+                  ("Disk quota exceeded", errno.EDQUOT), ("RESOURCE_EXHAUSTED", errno.ENOSPC))
+
+
+def as_storage_error(exc: BaseException, where: str, doing: str) -> StorageError | None:
+    """The StorageError for a failed write of an orbax checkpoint (or of any file), when ``exc`` or one of
+    its causes is an OS error or an orbax/tensorstore error carrying one; None for any other failure."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno is not None:  # a StorageError too: told where, again
+            return storage_error(exc, where, doing)
+        text = str(exc)
+        code = _OS_CODE.search(text)
+        code = int(code.group(1)) if code else next((c for words, c in _NO_ROOM_WORDS if words in text), None)
+        if code is not None:
+            err = storage_error(OSError(code, os.strerror(code)), where, doing)
+            err.__cause__ = exc
+            return err
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 class ModelCheckpoint(Callback):
@@ -32,7 +59,8 @@ class ModelCheckpoint(Callback):
             (``.weights.safetensors``; :meth:`Model.save_weights`). A path with none of these
             suffixes is a directory of orbax checkpoints (a kerasish addition): one
             ``CheckpointManager`` step per save, written asynchronously, ``max_to_keep`` kept;
-            :func:`load_checkpoint` reads them back. Keras 2's legacy ``.h5`` is read by
+            :func:`load_checkpoint` reads them back (a write failing for lack of room is a StorageError
+            naming the directory; temporary directories of killed saves go at the next fit's first save). Keras 2's legacy ``.h5`` is read by
             ``load_model`` but not written: such a name is a ConfigError naming ``.keras``.
         monitor: the logged quantity that ``save_best_only`` compares.
         verbose: 1 prints a line per save.
@@ -133,9 +161,13 @@ class ModelCheckpoint(Callback):
 
     def on_train_end(self, logs=None):
         if self._manager is not None:
-            self._manager.wait_until_finished()
-            self._manager.close()
-            self._manager = None
+            manager, self._manager = self._manager, None
+            try:
+                manager.wait_until_finished()  # a background write's failure surfaces here
+            except Exception as err:  # noqa: BLE001 - orbax raises many types
+                raise self._save_failure(err, None) from err
+            finally:
+                manager.close()
 
     # -- saving -----------------------------------------------------------------------------------
     def _improved(self, value: float) -> bool:
@@ -189,7 +221,8 @@ class ModelCheckpoint(Callback):
         import orbax.checkpoint as ocp
 
         if self._manager is None:
-            options = ocp.CheckpointManagerOptions(max_to_keep=self.max_to_keep,
+            # cleanup_tmp_directories: the temporary directories of saves killed midway go when a run starts
+            options = ocp.CheckpointManagerOptions(max_to_keep=self.max_to_keep, cleanup_tmp_directories=True,
                                                    enable_async_checkpointing=self._save_on_background)
             self._manager = ocp.CheckpointManager(os.path.abspath(self.filepath), options=options)
         model = self.model
@@ -208,8 +241,18 @@ class ModelCheckpoint(Callback):
                 manager.delete(step)
             manager.save(step, args=ocp.args.Composite(**items), force=True)
         except Exception as err:  # noqa: BLE001 - orbax raises many types; report one
-            raise FileFormatError(f"ModelCheckpoint: cannot save step {step} in {self.filepath!r} "
-                                  f"({type(err).__name__}: {err}).") from err
+            raise self._save_failure(err, step) from err
+
+    def _save_failure(self, err: Exception, step) -> Exception:
+        """A save's failure (or an earlier background save's) as one kerasish error: a StorageError when the
+        disk is full or not writable (the checkpoints committed before are intact), else a FileFormatError."""
+        name = type(self).__name__
+        failure = as_storage_error(err, os.path.abspath(self.filepath), f"write an orbax checkpoint ({name}) into")
+        if failure is not None:
+            failure.strerror += " The checkpoints committed before are intact."
+            return failure
+        which = "a checkpoint" if step is None else f"step {step}"
+        return FileFormatError(f"{name}: cannot save {which} in {self.filepath!r} ({type(err).__name__}: {err}).")
 
 
 def load_checkpoint(model, directory, step: int | None = None) -> dict:

@@ -21,6 +21,11 @@ class OrbaxCheckpoint(ModelCheckpoint):
         save_on_background: write asynchronously while training goes on (True), or wait for each write.
         save_weights_only: leave the optimizer state out.
 
+    A write that fails for lack of room (disk full, quota, file-size limit) or permission, in the
+    background or not, is a :class:`kerasish.errors.StorageError` naming the directory; the checkpoints
+    committed before stay intact. Temporary directories left by a save killed midway are removed when a
+    later fit's first save opens the directory.
+
     Differences from Keras: the directory's layout is kerasish's (``weights``, ``optimizer`` and ``meta``
     items per step), not Keras's state tree, so Keras cannot read it and kerasish cannot read Keras's.
     """

@@ -93,7 +93,8 @@ def run(program: Program, calls: Iterable, box, callbacks: CallbackList, policy:
     """Run ``calls``; returns the last batch's logs (None if there was no call).
 
     Args:
-        after_call: ``(n_steps, next_batch)`` after each call's hooks (e.g. mid-epoch backups).
+        after_call: ``(n_steps, next_batch, rows)`` after each call's hooks (e.g. mid-epoch backups); ``rows``:
+            the samples the call trained on.
         should_stop: checked after each call (``model.stop_training``).
         on_output: ``(out, call)`` with each call's raw output (predict collects its outputs).
     """
@@ -132,7 +133,7 @@ def run(program: Program, calls: Iterable, box, callbacks: CallbackList, policy:
             last = out
         step += call.steps
         if after_call is not None:
-            after_call(call.steps, step)
+            after_call(call.steps, step, call.rows)
         if guard is not None:
             guard.check()
         if should_stop is not None and should_stop():
@@ -167,9 +168,21 @@ def should_validate(epoch: int, freq) -> bool:
     return (epoch + 1) in freq
 
 
+def _beyond_the_end(resume, epochs: int) -> None:
+    """A warning when the backup a run resumed from is past this fit's last epoch (nothing left to train)."""
+    if resume is None or resume.stopped or resume.epoch < epochs or (resume.epoch == epochs and resume.batch == 0):
+        return  # (a backup at the end of the last epoch: the run was complete)
+    where = f"epoch {resume.epoch + 1}" + (f", batch {resume.batch}" if resume.batch else "")
+    warnings.warn(f"BackupAndRestore: the backup is at {where}, beyond this fit's epochs={epochs}: nothing left to "
+                  "train (the model is as backed up). Give a larger epochs to train on.", stacklevel=4)
+
+
 def fit(model, data, validation, *, program: Program, policy: AutoSteps, callbacks: CallbackList, maker, epochs: int,
         initial_epoch: int, validation_freq, undo: Callable) -> dict | None:
-    """The epochs of ``model.fit``; returns the last epoch's logs (what ``on_train_end`` got)."""
+    """The epochs of ``model.fit``; returns the last epoch's logs (what ``on_train_end`` got).
+
+    A resumed run (``TrainingRun.resume``) starts at the backup's epoch and position; a backup at or past
+    this fit's ``epochs`` trains nothing (a warning says so when it was past the last epoch's end)."""
     variables = jit.state_variables(model, "train")
     setup = state_mod.of(model).setup
     needs_targets = model._needs_targets("train", setup.compile_loss)
@@ -186,30 +199,36 @@ def fit(model, data, validation, *, program: Program, policy: AutoSteps, callbac
             callbacks.call("on_train_begin", {})
             callbacks.call("on_run_begin", run_state)
             resume = run_state.resumed
+            _beyond_the_end(resume, epochs)
             if resume is not None and resume.stopped:
                 epochs = resume.epoch  # the run had already been stopped by a callback: nothing left
             training_logs = None
             fresh = resume is None  # the first state's accumulators serve the first epoch
             for epoch in range(resume.epoch if resume is not None else initial_epoch, epochs):
-                start = 0
-                if resume is not None and resume.epoch == epoch and resume.batch > 0:
-                    start = resume.batch  # mid-epoch: the same data order, the metric sums so far
+                start, offset, samples = 0, 0, 0
+                if resume is not None and resume.epoch == epoch and (resume.batch > 0 or resume.offset > 0):
+                    # mid-epoch: the same data order, the metric sums so far
+                    start, offset, samples = resume.batch, resume.offset, resume.samples
                     live.state = live.state._replace(metrics=resume.metrics)
                 elif not fresh:
                     live.state = live.state._replace(metrics=jit.fresh_metrics(model))
                 fresh = False
                 if resume is not None and resume.epoch == epoch and resume.shuffle_state is not None:
                     rng.bit_generator.state = resume.shuffle_state
-                run_state.epoch, run_state.batch = epoch, start
+                run_state.epoch, run_state.batch, run_state.samples = epoch, start, samples
                 run_state.shuffle_state = progress.shuffle_state(rng)  # before this epoch's order is drawn
                 callbacks.call("on_epoch_begin", epoch, {})
 
-                def after_call(n_steps: int, next_batch: int) -> None:
+                def after_call(n_steps: int, next_batch: int, rows: int) -> None:
                     done["calls"] += 1
                     run_state.batch = next_batch
+                    run_state.samples += rows
                     callbacks.call("on_run_call_end", run_state, n_steps)
 
-                logs = run(program, data.calls(policy, maker, rng, start, check), live, callbacks, policy,
+                # a resume at a sample position (another batch size) starts within batch `start` (arrays only)
+                calls = data.calls(policy, maker, rng, start, check, offset=offset) if offset else \
+                    data.calls(policy, maker, rng, start, check)
+                logs = run(program, calls, live, callbacks, policy,
                            start=start, guard=guard, after_call=after_call,
                            should_stop=lambda: model.stop_training)
                 data.on_epoch_end()  # e.g. a PyDataset's hook, before validation (as Keras)
@@ -224,7 +243,7 @@ def fit(model, data, validation, *, program: Program, policy: AutoSteps, callbac
                     epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                 callbacks.call("on_epoch_end", epoch, epoch_logs)
                 training_logs = epoch_logs
-                run_state.epoch, run_state.batch = epoch + 1, 0
+                run_state.epoch, run_state.batch, run_state.samples = epoch + 1, 0, 0
                 run_state.shuffle_state = progress.shuffle_state(rng)
                 run_state.stop_training = bool(model.stop_training)
                 callbacks.call("on_run_epoch_end", run_state)

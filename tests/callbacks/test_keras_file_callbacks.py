@@ -48,7 +48,7 @@ def test_model_checkpoint_best_keras_file(tmp_path):
 def test_backup_dir_holds_keras_files_that_keras_resumes_from(tmp_path):
     model = _mlp(kerasish)
     model.fit(X, Y, epochs=2, batch_size=8, verbose=0,
-              callbacks=[kerasish.callbacks.BackupAndRestore(tmp_path, delete_checkpoint=False)])
+              callbacks=[kerasish.callbacks.BackupAndRestore(tmp_path, delete_checkpoint=False, keras_files=True)])
     assert json.loads((tmp_path / "training_metadata.json").read_text()) == {"epoch": 2, "batch": 0}
     twin = _mlp(keras)
     history = twin.fit(X, Y, epochs=3, batch_size=8, verbose=0,
