@@ -52,6 +52,7 @@ def reference(tmp_path_factory):
 # Kill points (batches counted from 1 over the whole run): in epoch 0 before any backup,
 # mid-epoch 1, at the first batch after an epoch-end backup, and in epoch 2 after the
 # EarlyStopping and ReduceLROnPlateau counters have moved (training stops at the end of epoch 2).
+@pytest.mark.faults
 @pytest.mark.parametrize("kill_at", [2, 20, 27, 33])
 def test_sigkill_then_rerun_ends_bitwise_identical(tmp_path, reference, kill_at):
     proc, out = _run(tmp_path, "run", kill_at, "backup")
@@ -116,6 +117,7 @@ def test_stateful_callbacks_are_matched_by_class_and_an_unmatched_one_is_named(t
         _fit(_small(seed=9), tmp_path / "two", [])
 
 
+@pytest.mark.faults
 def test_a_kill_during_a_save_leaves_the_previous_backup(tmp_path, reference):
     # A save that never committed (its temporary directory is all that is left) is ignored.
     proc, _ = _run(tmp_path, "run", 20, "backup")

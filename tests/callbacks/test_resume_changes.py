@@ -188,6 +188,7 @@ def test_a_backup_beyond_the_last_epoch_trains_nothing_and_says_so(model, tmp_pa
 
 
 # -- a full disk during a backup ---------------------------------------------------------------------------
+@pytest.mark.faults
 def test_a_full_disk_during_a_backup_is_a_storage_error_and_the_rerun_resumes(tmp_path):
     # A subprocess whose file-size limit drops to 0 at epoch 2 (the backups of epochs 0 and 1 committed):
     # the orbax write fails in the background and surfaces at the next backup.
@@ -207,6 +208,7 @@ def test_a_full_disk_during_a_backup_is_a_storage_error_and_the_rerun_resumes(tm
     assert not [p for p in result["after_rerun"] if "tmp" in p]  # and removed the failed save's directory
 
 
+@pytest.mark.faults
 def test_tensorstore_s_no_space_error_is_a_storage_error(tmp_path, monkeypatch):
     # The error orbax raises when the disk is full (observed on a full tmpfs), from the second save on.
     import orbax.checkpoint as ocp
@@ -236,6 +238,7 @@ def test_tensorstore_s_no_space_error_is_a_storage_error(tmp_path, monkeypatch):
         assert [p.name for p in (tmp_path / folder).iterdir() if p.name.isdigit()] == [first]  # the first save
 
 
+@pytest.mark.faults
 def test_a_full_disk_while_writing_keras_s_backup_files_is_a_storage_error(tmp_path, monkeypatch):
     from kerasish.saving import keras_file
 

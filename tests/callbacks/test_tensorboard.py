@@ -310,6 +310,7 @@ def test_embeddings_for_the_projector(tmp_path):
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.faults
 def test_a_failed_background_write_is_a_storage_error_not_a_hang(tmp_path, monkeypatch):
     # tensorboardX writes events from a thread; a full disk kills that thread, and with a batch-level log
     # its queue of 10 events then fills and blocks forever. The callback raises, naming the event file.

@@ -27,6 +27,8 @@ from kerasish.models import load_model
 from kerasish.saving import files, limits
 from tests.saving.archive_tools import read_members, replace_members
 
+pytestmark = pytest.mark.faults  # the fault-injection suite: python -m pytest -m faults
+
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

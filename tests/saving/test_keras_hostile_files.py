@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 import kerasish
 from kerasish.errors import FileFormatError, KerasishError
 
+pytestmark = pytest.mark.faults  # the fault-injection suite: python -m pytest -m faults
+
 FUZZ = settings(max_examples=120, deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
 

@@ -19,6 +19,8 @@ from kerasish import layers
 from kerasish.errors import StorageError
 from kerasish.saving import files
 
+pytestmark = pytest.mark.faults  # the fault-injection suite: python -m pytest -m faults
+
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
