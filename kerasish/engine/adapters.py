@@ -128,6 +128,25 @@ def _ragged(x, prefix: str) -> InputError:
     return InputError(f"{prefix} is a nested list that cannot be converted to an array.")
 
 
+def _non_number(x, path: str = "") -> str | None:
+    """For a nested list of scalars of any kind (nothing else inside): where its first non-number is and what it
+    is, e.g. ``"[3][1] (None)"``; None for numbers only, or for a structure that is not such a list."""
+    if not isinstance(x, (list, tuple)) or not x:
+        return None
+    found = None
+    for i, v in enumerate(x):
+        if isinstance(v, (list, tuple)):
+            inner = _non_number(v, f"{path}[{i}]")
+            if inner is None and not is_number_list(v):
+                return None  # holds something else than scalars: a structure, not one nested list
+        elif not (_is_number(v) or isinstance(v, (str, bytes, type(None)))):
+            return None
+        else:
+            inner = None if _is_number(v) else f"{path}[{i}] ({v!r})"
+        found = found or inner
+    return found
+
+
 def is_array_struct(x) -> bool:
     """True for an array or a nested list of numbers, or a (nested) list/tuple/dict whose leaves are all arrays."""
     if x is None:
@@ -174,14 +193,7 @@ def to_numpy_struct(x, prefix: str, check_finite: bool = False, where: str = "")
         arr = np.asarray(x)
     except Exception as exc:  # noqa: BLE001 - any conversion failure is bad input
         raise InputError(f"{prefix} cannot be converted to an array: {exc}") from None
-    if arr.dtype == object or arr.dtype.kind in "USVOMm":
-        raise InputError(
-            f"{prefix} must be numeric, but it has dtype {arr.dtype} (e.g. {arr.reshape(-1)[:1].tolist()})."
-        )
-    if arr.dtype == np.float64:
-        arr = arr.astype(np.float32)
-    elif arr.dtype == np.int64:
-        arr = arr.astype(np.int32)
+    arr = checks.numeric_array(prefix, arr)
     if arr.ndim == 0:
         raise InputError(f"{prefix} must have a batch dimension, got a scalar.")
     if check_finite:
@@ -206,6 +218,9 @@ take = batching.take
 class ArrayData:
     """Batches over in-memory arrays, shuffled by index each epoch when asked.
 
+    ``batch_size`` is at most the number of samples (under a distribution: that number rounded up to a
+    multiple of its devices), so a huge one on small data is one batch of all samples.
+
     ``check_finite`` (the default): every float array is checked for NaN/inf once, here, in one chunked pass;
     ``label`` prefixes the arrays' names in messages (``"validation "``).
     """
@@ -219,7 +234,11 @@ class ArrayData:
         self.sample_weight = to_numpy_struct(sample_weight, f"{label}sample_weight", check_finite)
         named = named_leaves(self.x, "x") + named_leaves(self.y, "y") + named_leaves(self.sample_weight, "sample_weight")
         self.n = num_samples(named)
-        self.batch_size = int(batch_size)
+        # never more rows than the data has (Keras's batches hold at most every sample): 10**9 on 8 samples is one
+        # batch of 8, not 10**9 padded rows; under a distribution, the samples rounded up to its device count
+        dist = distribution_mod.distribution()
+        shards = dist.batch_shards if dist is not None else 1
+        self.batch_size = min(int(batch_size), -(-self.n // shards) * shards)
         self.shuffle = shuffle
         self.max_steps: int | None = None
 
@@ -546,6 +565,11 @@ def make_data(x, y=None, sample_weight=None, batch_size=None, shuffle=False, ste
     check_finite = check_finite is not False
     if x is None:
         raise InputError("No data: x is None.")
+    for arg, value in (("x", x), ("y", y), ("sample_weight", sample_weight)):
+        bad = _non_number(value)
+        if bad is not None:
+            raise InputError(f"{arg} is a nested list holding a non-number at {arg}{bad}; data given as lists must "
+                             "hold numbers only (or give a NumPy array).")
     if isinstance(x, PyDataset) or is_grain_dataset(x) or is_torch_dataloader(x):
         for arg, value in (("y", y), ("sample_weight", sample_weight)):
             if value is not None:

@@ -186,6 +186,64 @@ def check_y(model, y, compile_loss) -> None:
             check_binary_labels(where, target)
 
 
+def _loss_value_shape(fn, out_shape: tuple) -> tuple | None:
+    """The per-sample shape of a built-in loss's values for outputs of ``out_shape`` (the last axis reduced),
+    or None when not known (a user's loss, ctc, circle)."""
+    if fn is None or _SHAPE_RULES.get(fn, "broadcast") is None:
+        return None
+    return tuple(out_shape[1:-1])
+
+
+def _weight_fits(got: tuple, want: tuple) -> bool:
+    """Whether sample weights with per-sample shape ``got`` broadcast to loss values of ``want`` (as Keras:
+    trailing axes of size 1 dropped, missing trailing axes added, then an axis of 1 broadcasts)."""
+    while len(got) > len(want) and got[-1] == 1:
+        got = got[:-1]
+    got = got + (1,) * (len(want) - len(got))
+    return len(got) == len(want) and all(w is None or g in (1, w) for g, w in zip(got, want))
+
+
+def check_sample_weight(model, sample_weight, compile_loss) -> None:
+    """``sample_weight`` against the outputs, before any step (InputError naming the output and both shapes).
+
+    One array weighs every output; for several outputs a list of one array per output (exactly as many), or a
+    dict keyed by output names (an output left out is not weighted). A 1-item list is fine for one output.
+    Each array weighs the samples of its output: shape ``(n,)`` or ``(n, 1)``, or for an output with more
+    axes (a temporal one, ``(n, t, d)``) the loss's per-sample shape ``(n, t)`` (an axis of 1 broadcasts, as
+    in Keras); checked for the built-in losses, whose values reduce the output's last axis.
+    """
+    if sample_weight is None:
+        return
+    names = model.output_names
+    if isinstance(sample_weight, dict):
+        extra = sorted(str(k) for k in set(sample_weight) - set(names))
+        if extra:
+            raise InputError(f"sample_weight is a dict with keys {sorted(map(str, sample_weight))}, but the model's "
+                             f"outputs are {names} (unknown: {extra}).")
+        per_output = [sample_weight.get(n) for n in names]
+    elif isinstance(sample_weight, (list, tuple)):
+        if len(sample_weight) != len(names):
+            raise InputError(f"sample_weight is a list of {len(sample_weight)} arrays, but model {model.name!r} has "
+                             f"{len(names)} output(s) {names}: give one array per output (or one array for all).")
+        per_output = list(sample_weight)
+    else:
+        per_output = [sample_weight] * len(names)
+    shapes = model._output_shapes()
+    for i, weights in enumerate(per_output):
+        if weights is None:
+            continue
+        loss = compile_loss.loss_for(i) if compile_loss is not None else None
+        fn = builtin_loss_function(loss)
+        if fn is not None and getattr(loss, "_fn_kwargs", {}).get("axis", -1) not in (-1, None):
+            continue
+        want = _loss_value_shape(fn, tuple(shapes[i]))
+        got = tuple(np.shape(weights))
+        if want is not None and not _weight_fits(got[1:], want):
+            accepted = " or ".join(dict.fromkeys(str(s) for s in ((None,), (None, 1), (None,) + want)))
+            raise InputError(f"Output {names[i]!r} has outputs of shape {tuple(shapes[i])}, so its sample_weight "
+                             f"must have shape {accepted} (one weight per sample), but it has shape {got}.")
+
+
 def check_batch(model, x, y, compile_loss, needs_targets: bool, step: str) -> None:
     """One batch (or all the arrays) against the model, before it reaches a step."""
     check_x(model, x)
@@ -194,6 +252,44 @@ def check_batch(model, x, y, compile_loss, needs_targets: bool, step: str) -> No
     elif needs_targets:
         raise InputError(f"No targets: y is None (or the batches carry no y), but the default {step} needs "
                          "them to compute the loss.")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_steps(name: str, value) -> None:
+    """``steps_per_epoch``, ``validation_steps``, ``steps``, ``validation_batch_size``: None or a positive int
+    (0, negative numbers and fractions are refused, not read as "all" or truncated)."""
+    if value is not None and not (_is_int(value) and value >= 1):
+        raise ConfigError(f"{name} must be a positive integer or None, got {value!r}.")
+
+
+def check_verbose(value) -> int:
+    """``verbose`` as an int: 'auto' (1), 0 (silent), 1 (progress bar), 2 (one line per epoch); larger ints
+    and bools are taken as Keras takes them."""
+    if isinstance(value, str) and value == "auto":
+        return 1
+    if isinstance(value, (int, np.integer)) and value >= 0:
+        return int(value)
+    raise ConfigError(f"verbose must be 'auto', 0, 1 or 2, got {value!r}.")
+
+
+def check_fit_arguments(initial_epoch, validation_freq, validation_split) -> None:
+    """fit's ``initial_epoch`` (a non-negative int), ``validation_freq`` (a positive int: validate every that
+    many epochs, or a container of 1-based epoch numbers to validate after) and ``validation_split`` (a real
+    number; its range is checked where the split is made)."""
+    if not (_is_int(initial_epoch) and initial_epoch >= 0):
+        raise ConfigError(f"initial_epoch must be a non-negative integer, got {initial_epoch!r}.")
+    freq_ok = _is_int(validation_freq) and validation_freq >= 1
+    if not freq_ok and isinstance(validation_freq, (list, tuple, set, frozenset, range)):
+        freq_ok = all(_is_int(e) and e >= 1 for e in validation_freq)
+    if not freq_ok:
+        raise ConfigError(f"validation_freq must be a positive integer (validate every that many epochs) or a list "
+                          f"of epoch numbers counted from 1 (validate after those), got {validation_freq!r}.")
+    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"validation_split must be a number in [0, 1), got {validation_split!r} "
+                          f"({type(validation_split).__name__}).")
 
 
 def check_distributed(data) -> None:
@@ -207,7 +303,34 @@ def check_distributed(data) -> None:
         dist.check_batch_size(int(data.batch_size))
 
 
-# -- values: finite data, class weights ----------------------------------------------------------------
+# -- values: dtypes, finite data, class weights ----------------------------------------------------------------
+
+_INT32 = np.iinfo(np.int32)
+
+
+def numeric_array(prefix: str, arr: np.ndarray) -> np.ndarray:
+    """``arr`` as the engine takes it, or InputError naming ``prefix``: any real numeric dtype NumPy or
+    ml_dtypes has (bool, ints, floats; float16, bfloat16 and float8 kept as they are: layers compute in their
+    own dtype); float64 becomes float32. Integers wider than 32 bits (int64, uint64) become int32 when every
+    value fits; otherwise float32 (as for any number beyond int32, so 2**40 stays about 1.1e12 instead of
+    wrapping; sparse labels that large are then refused by the label range check). Complex numbers are refused
+    (their imaginary part would be dropped), as are strings, objects, dates."""
+    import jax.numpy as jnp
+
+    kind = arr.dtype.kind
+    if arr.dtype == object or kind in "cUSOMm" or not (kind == "b" or jnp.issubdtype(arr.dtype, jnp.number)):
+        why = " (complex numbers are not supported: give the real and imaginary parts as separate features)" \
+            if kind == "c" else ""
+        raise InputError(f"{prefix} must be numeric, but it has dtype {arr.dtype} (e.g. "
+                         f"{arr.reshape(-1)[:1].tolist()}){why}.")
+    if arr.dtype == np.float64:
+        return arr.astype(np.float32)
+    if kind in "iu" and arr.dtype.itemsize == 8:
+        if arr.size == 0 or (arr.min() >= _INT32.min and arr.max() <= _INT32.max):
+            return arr.astype(np.int32)
+        return arr.astype(np.float32)
+    return arr
+
 
 _FINITE_CHUNK = 1 << 20  # elements per isfinite pass: a 1 MB bool buffer, reused, instead of a full-size copy
 

@@ -163,7 +163,9 @@ def shuffle_rng() -> np.random.Generator:
 
 
 def should_validate(epoch: int, freq) -> bool:
-    if isinstance(freq, int):
+    """Whether fit validates after ``epoch`` (0-based): every ``freq`` epochs, or after the 1-based epochs listed
+    (``freq`` checked by ``checks.check_fit_arguments``)."""
+    if isinstance(freq, (int, np.integer)):
         return (epoch + 1) % freq == 0
     return (epoch + 1) in freq
 

@@ -183,8 +183,9 @@ class Trainer(StatelessTrainer):
             shape = spec(x)
         self.build(shape)
 
-    def _prepare(self, x, y, kind: str):
-        """Build from ``x``, resolve compile against the outputs (and ``y``), check the data.
+    def _prepare(self, x, y, kind: str, sample_weight=None):
+        """Build from ``x``, resolve compile against the outputs (and ``y``), check the data (``sample_weight``
+        too: its structure and shapes against the outputs).
 
         Returns an undo function: a resolution made here is taken back if the call fails before its
         first step has run, so that bad data leaves the model as it was.
@@ -207,8 +208,13 @@ class Trainer(StatelessTrainer):
         else:
             checks.check_batch(self, x, y, setup.compile_loss, self._needs_targets(kind, setup.compile_loss),
                                f"{kind}_step")
-        if kind == "train":
-            self._ensure_optimizer()
+        try:
+            checks.check_sample_weight(self, sample_weight, setup.compile_loss)
+            if kind == "train":
+                self._ensure_optimizer()
+        except BaseException:
+            undo()
+            raise
         return undo
 
     def _ensure_optimizer(self) -> None:
@@ -282,6 +288,11 @@ class Trainer(StatelessTrainer):
         sample counts and shapes against the model, targets against each output's loss (shapes, sparse labels that
         are class indices in range, binary targets in [0, 1]), ``class_weight`` keys against the output's classes.
 
+        Arguments are checked first (ConfigError): ``steps_per_epoch``, ``validation_steps`` and
+        ``validation_batch_size`` None or positive ints; ``initial_epoch`` a non-negative int; ``validation_freq``
+        a positive int or a list of 1-based epochs; ``verbose`` 'auto' or an int >= 0; ``validation_split`` a
+        number. A ``batch_size`` larger than the data is one batch of all samples, as in Keras.
+
         ``check_finite`` (a kerasish addition): by default (None) NaN/inf in array data (x, y, sample_weight and
         array validation data) is refused before training, in one pass over the arrays (about 10 ms per 47M
         float32 values); generators, PyDatasets and other streams are checked only with ``check_finite=True``,
@@ -290,6 +301,13 @@ class Trainer(StatelessTrainer):
         self._setup("fit")
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise InputError(f"epochs must be a non-negative integer, got {epochs!r}.")
+        checks.check_fit_arguments(initial_epoch, validation_freq, validation_split)
+        for name, value in (("steps_per_epoch", steps_per_epoch), ("validation_steps", validation_steps),
+                            ("validation_batch_size", validation_batch_size)):
+            checks.check_steps(name, value)
+        verbose = checks.check_verbose(verbose)
+        if validation_batch_size is None:
+            validation_batch_size = batch_size
         from kerasish import config
 
         if config.max_epochs() is not None:  # keras.config.set_max_epochs (or KERAS_MAX_EPOCHS) caps every fit
@@ -301,15 +319,13 @@ class Trainer(StatelessTrainer):
             finite = False  # checked whole, above
         data = adapters.make_data(x, y, sample_weight, batch_size, shuffle, steps_per_epoch, check_finite=finite)
         checks.check_distributed(data)
-        sample_x, sample_y, _ = data.peek()
-        undo = self._prepare(sample_x, sample_y, "train")
+        sample_x, sample_y, sample_sw = data.peek()
+        undo = self._prepare(sample_x, sample_y, "train", sample_sw)
         try:
             val = None
             if validation_data is not None:
-                val = self._validation_data(validation_data, validation_batch_size or batch_size, validation_steps,
-                                            finite)
+                val = self._validation_data(validation_data, validation_batch_size, validation_steps, finite)
             checks.check_class_weight(self, class_weight, state_mod.of(self).setup.compile_loss)
-            verbose = 1 if verbose == "auto" else int(verbose)
             if jax.process_index() != 0:
                 verbose = 0  # one progress bar per run, process 0's
             cbl = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self, epochs=epochs,
@@ -331,18 +347,27 @@ class Trainer(StatelessTrainer):
         return self.history
 
     def _validation_data(self, validation_data, batch_size, steps, check_finite):
-        if isinstance(validation_data, tuple) and len(validation_data) in (2, 3) and \
-                adapters.is_array_struct(validation_data[0]):
-            vx, vy, vsw = (tuple(validation_data) + (None,))[:3]
+        """fit's ``validation_data``, as Keras takes it: a tuple (or a list) ``(x_val, y_val[, sample_weight])``
+        of arrays, or a dataset / generator / iterable of batches. A bare array or a dict is refused (it holds
+        no targets), as is a tuple of another length."""
+        vd = validation_data
+        if isinstance(vd, list) and len(vd) in (2, 3) and not adapters.is_number_list(vd) and \
+                all(adapters.is_array_struct(v) for v in vd) and not all(isinstance(v, tuple) for v in vd):
+            vd = tuple(vd)  # [x_val, y_val]: Keras unpacks a list like a tuple
+        if isinstance(vd, tuple) and len(vd) in (2, 3) and adapters.is_array_struct(vd[0]):
+            vx, vy, vsw = (tuple(vd) + (None,))[:3]
             data = adapters.make_data(vx, vy, vsw, batch_size, False, steps, check_finite=check_finite,
                                       label="validation ")
             setup = state_mod.of(self).setup
             checks.check_batch(self, data.x, data.y, setup.compile_loss,
                                self._needs_targets("test", setup.compile_loss), "test_step")
+            checks.check_sample_weight(self, data.sample_weight, setup.compile_loss)
             return data
-        if isinstance(validation_data, tuple):
-            raise InputError("validation_data must be (x_val, y_val[, sample_weight]) or an iterable of batches.")
-        return adapters.make_data(validation_data, steps=steps, check_finite=check_finite)
+        if isinstance(vd, tuple) or adapters.is_array_struct(vd):
+            what = f"a tuple of {len(vd)} items" if isinstance(vd, tuple) else adapters.describe(vd)
+            raise InputError(f"validation_data must be a tuple (x_val, y_val[, sample_weight]), or a dataset, "
+                             f"generator or iterable of (x, y) batches; got {what}.")
+        return adapters.make_data(vd, steps=steps, check_finite=check_finite)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False, check_finite=False):
@@ -352,10 +377,12 @@ class Trainer(StatelessTrainer):
         streamed batches as they come). Evaluating changes nothing, and a NaN shows in the result, so the
         default does not pay for the pass (about 9 ms per 47M float32 values); fit's default does."""
         self._setup("evaluate")
+        checks.check_steps("steps", steps)
+        checks.check_verbose(verbose)
         data = adapters.make_data(x, y, sample_weight, batch_size, False, steps, check_finite=check_finite)
         checks.check_distributed(data)
-        sample_x, sample_y, _ = data.peek()
-        undo = self._prepare(sample_x, sample_y, "test")
+        sample_x, sample_y, sample_sw = data.peek()
+        undo = self._prepare(sample_x, sample_y, "test", sample_sw)
         try:
             cbl = CallbackList(callbacks, model=self, steps=data.steps, verbose=verbose)
             cbl.call("on_test_begin", {})
@@ -389,6 +416,8 @@ class Trainer(StatelessTrainer):
         come); off by default, as in :meth:`evaluate`: predicting changes nothing and a NaN shows in the output."""
         from kerasish import distribution as distribution_mod
 
+        checks.check_steps("steps", steps)
+        checks.check_verbose(verbose)
         data = adapters.make_data(x, None, None, batch_size, False, steps, allow_x_only=True,
                                   check_finite=check_finite)
         checks.check_distributed(data)
@@ -427,7 +456,7 @@ class Trainer(StatelessTrainer):
         if not isinstance(data, adapters.ArrayData):
             raise InputError("*_on_batch methods take arrays (or lists/dicts of arrays).")
         data.batch_size = data.n
-        return data, self._prepare(data.x, data.y, kind)
+        return data, self._prepare(data.x, data.y, kind, data.sample_weight)
 
     def _format_logs(self, logs: dict, return_dict: bool):
         if return_dict:
