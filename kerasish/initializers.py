@@ -37,6 +37,15 @@ def _truncated_normal(rng: np.random.Generator, shape, lower=-2.0, upper=2.0) ->
     return out
 
 
+def _scaled(values: np.ndarray, scale, offset=None) -> np.ndarray:
+    """``offset + scale * values`` computed in place: the same operations, so the same values, without a
+    second float64 copy of a large weight."""
+    values *= scale
+    if offset is not None:
+        values += offset
+    return values
+
+
 def _fans(shape, input_axes=None, output_axes=None) -> tuple[int, int]:
     """Keras's fans: a kernel ``(..., in, out)`` has a receptive field of the leading dims; with both
     ``input_axes`` and ``output_axes`` given, the products of those axes' sizes."""
@@ -50,13 +59,21 @@ def _fans(shape, input_axes=None, output_axes=None) -> tuple[int, int]:
     return shape[-2] * receptive, shape[-1] * receptive
 
 
-# Set by kerasish.saving while it builds a model from a file's config: called with (shape, dtype) before each
-# weight is sampled, it refuses (raises) once the weights would pass the memory limit of the load.
+# Set by kerasish.saving while it builds a model from a file's config: called with (shape, dtype, host bytes)
+# before each weight is sampled (host bytes: what the draw holds on the host besides the weight, see
+# Initializer.draw_bytes_per_value), it refuses (raises) once the load would pass its limits.
 WEIGHT_BUDGET: contextvars.ContextVar = contextvars.ContextVar("kerasish_weight_budget", default=None)
 
 
 class Initializer:
-    """Base class: ``init(key, shape, dtype) -> array``; subclasses implement ``sample``."""
+    """Base class: ``init(key, shape, dtype) -> array``; subclasses implement ``sample``.
+
+    Values are drawn in float64 on the host, then cast to ``dtype``: while a weight is drawn, the host
+    holds at most ``draw_bytes_per_value`` bytes per value besides the weight itself (the float64 draw,
+    8, and the cast copy or a truncated normal's masks, up to 4 more); the load budget counts them.
+    """
+
+    draw_bytes_per_value = 12
 
     def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
         raise NotImplementedError("Initializer subclasses override sample()")
@@ -71,7 +88,7 @@ class Initializer:
         shape = tuple(int(d) for d in shape)
         budget = WEIGHT_BUDGET.get()
         if budget is not None:
-            budget(shape, dtype)
+            budget(shape, dtype, math.prod(shape) * self.draw_bytes_per_value)
         # Cast and transfer from the host: jnp.asarray would compile a program per shape.
         return jax.device_put(np.asarray(self.sample(_host_rng(key), shape), dtype=jnp.dtype(dtype)))
 
@@ -127,7 +144,7 @@ class RandomNormal(Initializer):
         self.mean, self.stddev, self.seed = mean, stddev, seed
 
     def sample(self, rng, shape):
-        return self.mean + self.stddev * rng.standard_normal(shape)
+        return _scaled(rng.standard_normal(shape), self.stddev, self.mean)
 
     def get_config(self):
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
@@ -149,7 +166,7 @@ class TruncatedNormal(Initializer):
         self.mean, self.stddev, self.seed = mean, stddev, seed
 
     def sample(self, rng, shape):
-        return self.mean + self.stddev * _truncated_normal(rng, shape)
+        return _scaled(_truncated_normal(rng, shape), self.stddev, self.mean)
 
     def get_config(self):
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
@@ -174,9 +191,9 @@ class VarianceScaling(Initializer):
             limit = math.sqrt(3.0 * variance)
             return rng.uniform(-limit, limit, shape)
         if self.distribution == "untruncated_normal":
-            return math.sqrt(variance) * rng.standard_normal(shape)
+            return _scaled(rng.standard_normal(shape), math.sqrt(variance))
         # Truncated at two standard deviations, rescaled so the variance is `variance` (as Keras).
-        return math.sqrt(variance) / 0.87962566103423978 * _truncated_normal(rng, shape)
+        return _scaled(_truncated_normal(rng, shape), math.sqrt(variance) / 0.87962566103423978)
 
     def get_config(self):
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed,
@@ -219,6 +236,8 @@ class LecunUniform(_vs(1.0, "fan_in", "uniform")):
 
 
 class Orthogonal(Initializer):
+    draw_bytes_per_value = 40  # the draw, its QR factors and their products, all float64
+
     def __init__(self, gain=1.0, seed=None):
         self.gain, self.seed = gain, seed
 
@@ -244,7 +263,7 @@ class Identity(Initializer):
     def sample(self, rng, shape):
         if len(shape) != 2:
             raise ConfigError(f"Identity initializer needs a 2D shape, got {shape}.")
-        return self.gain * np.eye(*shape)
+        return _scaled(np.eye(*shape), self.gain)
 
     def get_config(self):
         return {"gain": self.gain}
@@ -265,6 +284,8 @@ class STFT(Initializer):
         scaling: ``"density"``, ``"spectrum"`` or None.
         periodic: use the periodic form of a named window (scipy's ``fftbins=True``).
     """
+
+    draw_bytes_per_value = 40  # the angles, the kernel and the windowed kernel, float64
 
     def __init__(self, side="real", window="hann", scaling="density", periodic=False):
         if side not in ("real", "imag"):

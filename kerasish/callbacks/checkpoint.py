@@ -20,6 +20,8 @@ from kerasish.errors import ConfigError, FileFormatError, StorageError, storage_
 _MODEL_SUFFIXES = (".keras", ".kerasish")
 _WEIGHTS_SUFFIXES = (".weights.h5", ".weights.safetensors")
 _LEGACY_SUFFIXES = (".h5", ".hdf5")
+# A file extension ending the last path component (letters only): not taken for an orbax directory's name.
+_FILE_EXTENSION = re.compile(r"(?<=[^/.])\.[A-Za-z]{1,11}$")
 
 
 # What orbax/tensorstore say when a write fails for lack of room (their errors are ValueErrors whose text
@@ -48,6 +50,20 @@ def as_storage_error(exc: BaseException, where: str, doing: str) -> StorageError
     return None
 
 
+def _directory_failure(err: OSError, path: str, directory: str) -> StorageError:
+    """The StorageError for failing to create ``directory`` to save ``path`` in: naming the file in the
+    way when a parent is one (makedirs says only "File exists" or "Not a directory")."""
+    blocker = directory
+    while blocker and not os.path.exists(blocker) and os.path.dirname(blocker) != blocker:
+        blocker = os.path.dirname(blocker)
+    if os.path.exists(blocker) and not os.path.isdir(blocker):
+        failure = storage_error(OSError(errno.ENOTDIR, f"{blocker!r} is a file, not a directory"), path,
+                                "save the checkpoint")
+        failure.__cause__ = err
+        return failure
+    return storage_error(err, path, f"create the directory {directory!r} for the checkpoint")
+
+
 class ModelCheckpoint(Callback):
     """Saves the model or its weights as training goes (Keras's arguments).
 
@@ -60,8 +76,14 @@ class ModelCheckpoint(Callback):
             suffixes is a directory of orbax checkpoints (a kerasish addition): one
             ``CheckpointManager`` step per save, written asynchronously, ``max_to_keep`` kept;
             :func:`load_checkpoint` reads them back (a write failing for lack of room is a StorageError
-            naming the directory; temporary directories of killed saves go at the next fit's first save). Keras 2's legacy ``.h5`` is read by
-            ``load_model`` but not written: such a name is a ConfigError naming ``.keras``.
+            naming the directory; temporary directories of killed saves go at the next fit's first save).
+            A last path component ending in another file extension (a dot and 1 to 11 letters:
+            ``ck.txt``, ``model.safetensors``) is a ConfigError, not a directory of that name; one whose
+            suffix holds a digit or a template field (``runs/ckpt.v2``, ``lr_0.01``) is a directory, and
+            a trailing ``/`` (``"ck.best/"``) makes any name one. Keras 2's legacy ``.h5`` is read by
+            ``load_model`` but not written: such a name is a ConfigError naming ``.keras``. Parent
+            directories are created as a save needs them; failing that (a parent that is a file, a
+            read-only file system) is a StorageError naming the path.
         monitor: the logged quantity that ``save_best_only`` compares.
         verbose: 1 prints a line per save.
         save_best_only: save only when ``monitor`` improved on the best so far (a template
@@ -124,6 +146,14 @@ class ModelCheckpoint(Callback):
             raise ConfigError(f"ModelCheckpoint: filepath={filepath!r} asks for Keras 2's legacy HDF5 format, which "
                               "kerasish reads but does not write. End it with '.keras' (the whole model) or, with "
                               "save_weights_only=True, '.weights.h5'.")
+        suffix = _FILE_EXTENSION.search(filepath)
+        if suffix:
+            endings = _WEIGHTS_SUFFIXES if save_weights_only else _MODEL_SUFFIXES
+            raise ConfigError(f"ModelCheckpoint: filepath={filepath!r} ends in {suffix.group(0)!r}, a file extension "
+                              f"kerasish does not save as. End it with {' or '.join(map(repr, endings))}"
+                              f"{'' if save_weights_only else ' (with save_weights_only=True: .weights.h5)'}; a "
+                              "name without such a suffix is a directory of orbax checkpoints (end it with '/' to "
+                              "use this name as one).")
         if re.search(r"\{[^}]*\}", filepath):
             raise ConfigError(f"ModelCheckpoint: {filepath!r} is an orbax checkpoint directory (it ends with none of "
                               f"{_MODEL_SUFFIXES + _WEIGHTS_SUFFIXES}); it cannot be a template.")
@@ -209,7 +239,11 @@ class ModelCheckpoint(Callback):
             self._save_orbax(epoch, batch)
             return
         path = self._path(epoch, batch, logs)
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        directory = os.path.dirname(os.path.abspath(path))
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as err:  # a parent that is a file, a read-only file system, no permission
+            raise _directory_failure(err, path, directory) from err
         if self.kind == "weights":
             self.model.save_weights(path)
         else:
@@ -224,7 +258,10 @@ class ModelCheckpoint(Callback):
             # cleanup_tmp_directories: the temporary directories of saves killed midway go when a run starts
             options = ocp.CheckpointManagerOptions(max_to_keep=self.max_to_keep, cleanup_tmp_directories=True,
                                                    enable_async_checkpointing=self._save_on_background)
-            self._manager = ocp.CheckpointManager(os.path.abspath(self.filepath), options=options)
+            try:
+                self._manager = ocp.CheckpointManager(os.path.abspath(self.filepath), options=options)
+            except Exception as err:  # noqa: BLE001 - orbax raises many types; report one
+                raise self._save_failure(err, None) from err
         model = self.model
         # Host copies: the training step donates the device buffers the async write would read.
         items = {"weights": ocp.args.StandardSave([np.array(w) for w in model.get_weights()])}

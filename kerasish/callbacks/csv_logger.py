@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import collections.abc
 import csv
+import errno
 import os
 
 import numpy as np
 
 from kerasish.callbacks.base import Callback
-from kerasish.errors import ConfigError
+from kerasish.errors import ConfigError, storage_error
 
 
 def _cell(value):
@@ -38,6 +39,10 @@ class CSVLogger(Callback):
     never truncates it. It keeps what the interrupted run wrote for the epochs before the one
     it resumes at, drops rows for that epoch and later (written after the backup was taken)
     and appends from there: the file ends as an uninterrupted run would have left it.
+
+    As Keras, a missing directory is not created: ``fit`` refuses it at ``on_train_begin``, before
+    training, with a StorageError naming the file (a parent that is a file too); any other failure
+    to open or write the file (read-only, no permission, no space left) is a StorageError naming it.
 
     Example:
         >>> model.fit(x, y, epochs=10, callbacks=[CSVLogger("run/log.csv")])  # doctest: +SKIP
@@ -73,6 +78,11 @@ class CSVLogger(Callback):
         self._close()
         self.keys = None
         self._resuming = False
+        directory = os.path.dirname(os.path.abspath(self.filename))
+        if not os.path.isdir(directory):  # checked before training, though the file opens at an epoch's end
+            missing = not os.path.exists(directory)
+            reason = OSError(errno.ENOENT if missing else errno.ENOTDIR, f"{directory!r} is not a directory")
+            raise storage_error(reason, self.filename, "write the CSV log")
         existing = os.path.getsize(self.filename) if self.append and os.path.exists(self.filename) else 0
         self._start = existing
         self._header = existing == 0
@@ -83,16 +93,29 @@ class CSVLogger(Callback):
             self._open(epoch, logs)
         row = {"epoch": epoch}
         row.update((key, _cell(logs.get(key, "NA"))) for key in self.keys)
-        self._writer.writerow(row)
-        self._file.flush()
+        try:
+            self._writer.writerow(row)
+            self._file.flush()
+        except OSError as err:  # no space left, file-size limit
+            raise storage_error(err, self.filename, "write the CSV log") from err
 
     def on_train_end(self, logs=None):
         if self._file is None and not self._resuming:
             # No epoch ran: still leave the file as Keras does (created; emptied unless appending).
-            open(self.filename, "a" if self.append else "w").close()
+            try:
+                open(self.filename, "a" if self.append else "w").close()
+            except OSError as err:
+                raise storage_error(err, self.filename, "write the CSV log") from err
         self._close()
 
     def _open(self, epoch: int, logs: dict) -> None:
+        try:
+            self._open_file(epoch, logs)
+        except OSError as err:  # a directory removed since, read-only, no permission, no space left
+            self._close()
+            raise storage_error(err, self.filename, "write the CSV log") from err
+
+    def _open_file(self, epoch: int, logs: dict) -> None:
         header_present = False
         if self._resuming:
             header_present = self._repair(epoch)

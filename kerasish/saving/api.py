@@ -73,7 +73,8 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
 
     Loading is bounded by what the caller allows, not by what the file declares (see
     :mod:`kerasish.saving.limits`): as the model is built from the file's config, each weight is counted
-    before it is allocated and the model is refused once over ``max_bytes``; the file's weights must
+    before it is allocated and the model is refused once over ``max_bytes`` or over what the file's
+    weights can hold (an edited config); the file's weights must
     then fit what the model needs (a member declaring more, a decompression bomb, or much less, another
     architecture, is refused before it is read).
 
@@ -83,9 +84,13 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
         compile: compile the model as it was saved (and restore the optimizer state the file holds).
         safe_mode: refuse files that would run code (a Lambda's function). kerasish never runs code
             from a file, so a Lambda's function must come from ``custom_objects`` in any case.
-        max_bytes: (kerasish) the most bytes the model's weights may take; ``math.inf`` for no limit.
-            None: ``kerasish.saving.limits.MAX_MODEL_BYTES`` if set, else half of the memory this
-            process may use (physical memory, cgroup limit and ``RLIMIT_AS``, the smallest).
+        max_bytes: (kerasish) the most memory building the model may take: its weights, and while
+            each is drawn, the host copy its initial values are drawn in (12 bytes a value for most
+            initializers), so a model of exactly ``max_bytes`` bytes of weights needs a little more;
+            ``math.inf`` for no limit. None: ``kerasish.saving.limits.MAX_MODEL_BYTES`` if set, else
+            half of the memory this process may use (physical memory, cgroup limit and ``RLIMIT_AS``,
+            the smallest). Independently of it, a config asking for more weights than the file's
+            weights can hold is refused as it is built.
         nonfinite: (kerasish) weights holding NaN or inf: ``"warn"`` (a UserWarning naming each
             variable and how many values), ``"raise"`` (a FileFormatError) or ``"ignore"``.
 

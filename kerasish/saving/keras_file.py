@@ -13,10 +13,12 @@ neither: it loads with the zip's CRCs as its only integrity check.
 
 Loading is safe by default: classes resolve only through kerasish's own, registered ones and
 ``custom_objects``; a Lambda's marshalled bytecode is refused (kerasish never runs code from a file);
-member names, sizes and compression ratios are checked before anything is read; the model is built
-from its config before its weights member is decompressed (each weight counted against the memory
-limit of :mod:`kerasish.saving.limits` before it is allocated), and that member must then fit what the
-model needs; weights are read only after their shapes matched, and checked for NaN and inf.
+member names, sizes and compression ratios are checked before anything is read, and kerasish's
+recorded sha256 of ``config.json`` before anything is built from it; the model is built from its config
+before its weights member is decompressed (each weight counted, before it is allocated, against the
+memory limit of :mod:`kerasish.saving.limits` and against what the member's declared size can hold), and
+that member must then fit what the model needs; weights are read only after their shapes matched, and
+checked for NaN and inf.
 """
 
 from __future__ import annotations
@@ -83,6 +85,9 @@ def _read(filepath: str, check_weights=None) -> tuple[dict, dict, bytes]:
     declared size of model.weights.h5)`` runs before that member is decompressed, and may refuse it."""
 
     def check_later(members, declared):
+        # kerasish's recorded sha256s are verified before anything is built from config.json (an edited
+        # config is refused as such, before it allocates), and the weights member's recorded size too.
+        _verify_recorded(filepath, members, declared)
         if check_weights is not None and "config.json" in members and "model.weights.h5" in declared:
             check_weights(_json(members["config.json"], f"{filepath}: config.json"), declared["model.weights.h5"])
 
@@ -95,6 +100,14 @@ def _read(filepath: str, check_weights=None) -> tuple[dict, dict, bytes]:
     for name in ("config.json", "model.weights.h5"):
         if name not in members:
             raise FileFormatError(f"{filepath}: member {name!r} is missing; not a Keras .keras model file.")
+    metadata = _verify_recorded(filepath, members, None)
+    config = _json(members["config.json"], f"{filepath}: config.json")
+    return metadata, config, members["model.weights.h5"]
+
+
+def _verify_recorded(filepath: str, members: dict, declared: dict | None) -> dict:
+    """``metadata.json`` (``{}`` without one), after checking the members read so far against the sha256s
+    kerasish recorded in it, if it did (and, given ``declared``, the sizes of those not read yet)."""
     metadata = {}
     if "metadata.json" in members:
         metadata = _json(members["metadata.json"], f"{filepath}: metadata.json")
@@ -103,11 +116,16 @@ def _read(filepath: str, check_weights=None) -> tuple[dict, dict, bytes]:
     recorded = metadata.get("kerasish", {}).get("members") if isinstance(metadata.get("kerasish"), dict) else None
     if isinstance(recorded, dict):
         for name, entry in recorded.items():
-            if name in members and entry != _sha(members[name]):
+            if name in members:
+                matches = entry == _sha(members[name])
+            elif declared is not None and name in declared:
+                matches = isinstance(entry, dict) and entry.get("size") == declared[name]
+            else:
+                continue
+            if not matches:
                 raise FileFormatError(f"{filepath}: member {name!r} does not match the size and sha256 kerasish "
                                       "recorded when it saved the file (corrupted or modified).")
-    config = _json(members["config.json"], f"{filepath}: config.json")
-    return metadata, config, members["model.weights.h5"]
+    return metadata
 
 
 def _json(data: bytes, source: str):
@@ -130,6 +148,8 @@ def build_from_config(config, custom_objects, compile: bool, safe_mode: bool, so
     except KerasishError as e:
         raise FileFormatError(f"{source}: {e}") from e
     except Exception as e:  # TypeError, KeyError, ... from a malformed config
+        if limits.out_of_memory(e):
+            raise FileFormatError(limits.memory_message(source, e)) from e
         raise FileFormatError(f"{source}: the model config is malformed ({type(e).__name__}: {e}).") from e
     if not getattr(model, "is_model", False):
         raise FileFormatError(f"{source}: the config describes a {type(model).__name__}, not a model.")
@@ -150,9 +170,10 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
     built = {}
 
     def build_then_bound(config, declared: int) -> None:
-        # Built before the weights member is decompressed (each weight counted against the memory limit
-        # before it is allocated), which is then bounded by what the model's variables take.
-        with limits.budget():
+        # Built before the weights member is decompressed (each weight counted against the memory limit and
+        # what the member's declared size can hold before it is allocated), which is then bounded by what
+        # the model's variables take.
+        with limits.budget(weights_declared=declared, weights_member="member 'model.weights.h5'"):
             model = build_from_config(config, dict(custom_objects or {}), compile, safe_mode,
                                       f"{filepath}: config.json")
         if not model.built:

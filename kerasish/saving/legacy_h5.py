@@ -151,10 +151,12 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
         if config is None:
             raise FileFormatError(f"{filepath}: no model config in the file (a weights-only file? load it with "
                                   "model.load_weights).")
-        with limits.budget():  # each weight counted against the memory limit before it is allocated
+        size = os.path.getsize(filepath)
+        # Each weight counted against the memory limit and what the file's size can hold before it is allocated.
+        with limits.budget(weights_declared=size, weights_member="the file"):
             model = build_from_config(config, dict(custom_objects or {}), False, safe_mode,
                                       f"{filepath}: model_config")
-        check_h5_size(model, os.path.getsize(filepath), filepath, "the file")
+        check_h5_size(model, size, filepath, "the file")
         _load_group(model, reader, "model_weights", by_name=False, skip_mismatch=False)
         training = _json_attribute(reader, "training_config") if compile else None
     if isinstance(training, dict):

@@ -3,7 +3,16 @@
 * **Model size.** While a model is built from a file's config, every weight's bytes are counted
   before it is allocated (:func:`budget`): the weight that would take the model over ``max_bytes`` is
   refused with a :class:`FileFormatError` naming the file, the parameters and bytes so far and the
-  limit, so memory never passes the limit. The limit is ``load_model``'s ``max_bytes=`` keyword, else
+  limit, so memory never passes the limit. What is counted is the peak of building: the weights so
+  far, the next one, and the host memory its initial values are drawn in (float64, 8 bytes a value,
+  plus up to 4 for the cast: ``Initializer.draw_bytes_per_value``), so a model of exactly
+  ``max_bytes`` bytes of weights does not load under that limit.
+* **What the file holds.** The weights member's declared size is known before anything is built; a
+  file's weights hold at least half of the model's bytes less 1 MiB (:func:`floor`), so the model is
+  refused while it is built as soon as its weights pass what that member can hold
+  (:func:`most_weights`): an edited config asking for 2 GB over a 12 KB weights member is refused
+  before its big weight is allocated, whatever ``max_bytes`` is. A ``MemoryError`` while building
+  anyway is reported as the model needing more memory than available, not as a malformed config. The limit is ``load_model``'s ``max_bytes=`` keyword, else
   :data:`MAX_MODEL_BYTES`, else (the default, None) half of the memory this process may use: the
   smallest of physical memory, the cgroup's memory limit and ``RLIMIT_AS``.
 * **Members.** The weights a file holds are then bounded by what the model's variables take (see
@@ -126,31 +135,52 @@ class ModelSize:
 
 
 @contextlib.contextmanager
-def budget(what: str = "the model this config describes"):
+def budget(what: str = "the model this config describes", *, weights_declared: int | None = None,
+           weights_member: str = "the weights member"):
     """While a model is built from a file's config: every weight is counted before it is allocated (its
-    initializer is called), and the one that would take the weights over :func:`max_model_bytes` is
-    refused, so a config declaring ``Dense(units=2*10**8)`` never allocates its kernel.
+    initializer is called), and refused, so a config declaring ``Dense(units=2*10**8)`` never allocates
+    its kernel, once
+
+    * (with ``weights_declared``, the bytes the file's weights member declares, known before building) the
+      weights so far pass :func:`most_weights` of it: a file's weights hold at least half of the model's
+      bytes less 1 MiB (:func:`floor`), so a config asking for more does not belong to them. ``load_model``
+      assigns every weight from the file, so this holds on every load path that builds a model (only
+      ``load_weights`` with ``skip_mismatch``/``by_name`` loads a model larger than its file, and it builds
+      nothing);
+    * the weights so far, plus this weight, plus the host memory drawing its initial values holds besides
+      it (the float64 values, see ``Initializer.draw_bytes_per_value``), pass :func:`max_model_bytes`.
 
     Raises (inside the block):
-        FileFormatError: the weights would pass the limit; naming the weight, the parameter count and bytes
-            so far, the limit, and how to raise it. Callers prefix the file's name.
+        FileFormatError: naming the weight (shape, dtype, bytes), the parameters and bytes so far, and the
+            member and its declared bytes or the limit and how to raise it. Callers prefix the file's name.
     """
     from kerasish import initializers
 
     limit = max_model_bytes()
+    held = most_weights(weights_declared) if weights_declared is not None else None
     seen = {"params": 0, "bytes": 0}
 
-    def count(shape, dtype) -> None:
+    def count(shape, dtype, draw_bytes: int = 0) -> None:
         params = math.prod(shape)
         nbytes = params * np.dtype(dtype).itemsize
         seen["params"] += params
         seen["bytes"] += nbytes
-        if seen["bytes"] > limit:
+        weight = (f"the last a weight of shape {tuple(shape)} and dtype {np.dtype(dtype).name} taking {nbytes:,} "
+                  "bytes")
+        if held is not None and seen["bytes"] > held:
+            raise FileFormatError(
+                f"{what} asks for more weights than the file holds: {weights_member} declares {weights_declared:,} "
+                f"bytes, too few for the weights this config asks for ({seen['bytes']:,} bytes so far, "
+                f"{seen['params']:,} parameters, {weight}; a file's weights hold at least half of the model's bytes "
+                f"less 1 MiB, so at most {held:,} bytes of weights fit). Refused before that weight was allocated: "
+                "the config was edited, or does not belong to these weights.")
+        peak = seen["bytes"] + draw_bytes
+        if peak > limit:
             shown = f"{int(limit):,}" if limit != math.inf else "inf"
             raise FileFormatError(
                 f"{what} needs more memory than allowed: its weights would take at least {seen['bytes']:,} bytes "
-                f"({seen['params']:,} parameters, the last a weight of shape {tuple(shape)} and dtype "
-                f"{np.dtype(dtype).name} taking {nbytes:,} bytes), over the limit of {shown} bytes; refused before "
+                f"({seen['params']:,} parameters, {weight}), and drawing that weight's initial values holds "
+                f"{draw_bytes:,} more on the host: {peak:,} bytes, over the limit of {shown} bytes; refused before "
                 "that weight was allocated. If you trust the file and have the memory, raise the limit: "
                 "load_model(..., max_bytes=N) or kerasish.saving.limits.MAX_MODEL_BYTES = N.")
 
@@ -159,6 +189,23 @@ def budget(what: str = "the model this config describes"):
         yield
     finally:
         initializers.WEIGHT_BUDGET.reset(token)
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocation failure (NumPy's MemoryError, or an accelerator's RESOURCE_EXHAUSTED)."""
+    return isinstance(exc, MemoryError) or (type(exc).__name__ in ("XlaRuntimeError", "JaxRuntimeError")
+                                            and "RESOURCE_EXHAUSTED" in str(exc))
+
+
+def memory_message(source: str, exc: BaseException) -> str:
+    """What to say when building a model from a file ran out of memory under the limit in force."""
+    limit = max_model_bytes()
+    shown = f"{int(limit):,}" if limit != math.inf else "inf"
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return (f"{source}: the model it describes needs more memory than is available: building it from its config "
+            f"failed to allocate ({type(exc).__name__}: {first}). The limit in force was {shown} bytes; pass a "
+            "smaller one (load_model(..., max_bytes=N) or kerasish.saving.limits.MAX_MODEL_BYTES = N) to have "
+            "such files refused before they allocate, or load it where more memory is free.")
 
 
 def check_size(size: ModelSize, source: str) -> None:
@@ -176,6 +223,12 @@ def floor(needed: int) -> int:
     may have narrowed dtypes) less 1 MiB (a slightly smaller architecture gets the loader's precise
     message, naming the variable and both shapes)."""
     return max(0, needed // 2 - 2**20)
+
+
+def most_weights(declared: int) -> int:
+    """The most bytes of variables a file's weights declaring ``declared`` bytes may be for: the largest
+    ``needed`` whose :func:`floor` is at most ``declared``."""
+    return 2 * (declared + 2**20) + 1
 
 
 def weights_bound(source: str, member: str, declared: int, needed: int, *, slack: int, floor: int,
@@ -222,4 +275,4 @@ def check_finite(named_values, source: str, what: str = "weights") -> None:
 
 
 __all__ = ["MAX_MODEL_BYTES", "ModelSize", "budget", "check_finite", "check_size", "max_model_bytes",
-           "memory_available", "options", "weights_bound"]
+           "memory_available", "memory_message", "most_weights", "options", "out_of_memory", "weights_bound"]

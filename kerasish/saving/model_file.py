@@ -83,7 +83,9 @@ def build_model(config, custom_objects, safe_mode: bool, source: str, error=File
                 model.build(_as_shape(build["input_shape"]))
     except KerasishError as e:
         raise error(f"{source}: {e}") from e
-    except Exception as e:  # TypeError, KeyError, MemoryError, ... from a malformed config
+    except Exception as e:  # TypeError, KeyError, ... from a malformed config
+        if limits.out_of_memory(e):
+            raise error(limits.memory_message(source, e)) from e
         raise error(f"{source}: the model config is malformed ({type(e).__name__}: {e}).") from e
     return model
 
@@ -187,7 +189,8 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
         config = _loads(members["config.json"], f"{filepath}: config.json")
         if compile and "compile.json" in members:
             built["compiled"] = _loads(members["compile.json"], f"{filepath}: compile.json")
-        with limits.budget():
+        with limits.budget(weights_declared=declared["model.weights.safetensors"],
+                           weights_member="member 'model.weights.safetensors'"):
             model = build_model(config, custom_objects, safe_mode, f"{filepath}: config.json")
         limits.check_size(limits.ModelSize.of(model), f"{filepath}: config.json")
         check_member_sizes(model, declared, filepath)

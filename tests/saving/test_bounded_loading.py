@@ -39,41 +39,80 @@ def make_model(units: int = 3):
 
 
 def with_dense_units(data: bytes, units: int, member: str = "config.json") -> bytes:
-    """A model file whose config declares another number of units for its Dense layer (metadata fixed up,
-    as an attacker would)."""
-    config = json.loads(read_members(data)[member])
+    """A model file whose config declares another number of units for its Dense layer, as an attacker
+    would make it: a ``.kerasish`` file's metadata fixed up, a ``.keras`` file without kerasish's sha256s
+    (as Keras writes it)."""
+    members = read_members(data)
+    config = json.loads(members[member])
     (dense,) = [entry for entry in config["config"]["layers"] if entry["class_name"] == "Dense"]
     dense["config"]["units"] = units
-    return replace_members(data, {member: json.dumps(config).encode()})
+    metadata = json.loads(members["metadata.json"])
+    changes = {member: json.dumps(config).encode()}
+    if metadata.pop("kerasish", None) is not None:  # a .keras file
+        changes["metadata.json"] = json.dumps(metadata).encode()
+    return replace_members(data, changes, fix_metadata="members" in metadata)
+
+
+def traced_peak(load):
+    """``load()``'s exception and the peak of the memory Python and NumPy allocated meanwhile."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(FileFormatError) as err:
+            load()
+        return err.value, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 # -- the model's size, counted as it is built -----------------------------------------------------------
 @pytest.mark.parametrize("suffix", [".keras", ".kerasish"])
 def test_a_config_over_max_bytes_is_refused_before_its_weight_is_allocated(tmp_path, suffix):
     good = tmp_path / f"good{suffix}"
-    make_model().save(good)
+    kerasish.Sequential([kerasish.Input(shape=(10,)), layers.Dense(100_000, name="d")]).save(good)  # 4.4 MB
     bad = tmp_path / f"bad{suffix}"
-    bad.write_bytes(with_dense_units(good.read_bytes(), 2 * 10**8))  # an 8 GB kernel
-    tracemalloc.start()
-    try:
-        with pytest.raises(FileFormatError) as err:
-            load_model(bad, max_bytes=10**8)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    message = str(err.value)
-    assert str(bad) in message and "over the limit of 100,000,000 bytes" in message
-    assert "2,000,000,000 parameters" in message and "8,000,000,000 bytes" in message and "max_bytes=" in message
-    assert peak < 50 * 2**20  # the 8 GB (or even a 100 MB) array was never allocated
-    load_model(good, max_bytes=10**6)  # 132 bytes of weights: well within
+    bad.write_bytes(with_dense_units(good.read_bytes(), 200_000))  # 8.8 MB: what a 4.4 MB file may be for
+    error, peak = traced_peak(lambda: load_model(bad, max_bytes=4 * 10**6))
+    message = str(error)
+    # The kernel's 8,000,000 bytes, and its float64 draw and cast: 24,000,000 more on the host.
+    assert str(bad) in message and "over the limit of 4,000,000 bytes" in message
+    assert "2,000,000 parameters" in message and "(10, 200000)" in message and "32,000,000 bytes" in message
+    assert "max_bytes=" in message
+    assert peak < 4 * 10**6  # the kernel was never allocated: memory stayed under the limit
+    load_model(good, max_bytes=10**8)
+
+
+def test_the_budget_counts_the_host_memory_of_drawing_a_weight():
+    """The real peak of drawing a weight (NumPy's allocations, traced) never passes what the budget counts
+    for it: the weight and the initializer's draw_bytes_per_value."""
+    from kerasish import initializers
+
+    key = np.array([0, 3], np.uint32)
+    for init in (initializers.GlorotUniform(), initializers.HeNormal(), initializers.TruncatedNormal(0.1, 2.0),
+                 initializers.RandomNormal(1.0, 3.0), initializers.Zeros(), initializers.Identity(2.0),
+                 initializers.Orthogonal(), initializers.STFT()):
+        shape = (128, 1, 257) if isinstance(init, initializers.STFT) else (400, 400)
+        for dtype in ("float32", "float16", "int8"):
+            init(key, (8, 1, 5) if isinstance(init, initializers.STFT) else (2, 2), dtype)  # warm up
+            tracemalloc.start()
+            try:
+                init(key, shape, dtype)
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            n = math.prod(shape)
+            counted = n * np.dtype(dtype).itemsize + n * init.draw_bytes_per_value
+            assert 8 * n <= peak <= counted, (type(init).__name__, dtype, peak / n)
 
 
 def test_max_bytes_and_the_module_default(tmp_path, monkeypatch):
     path = tmp_path / "m.keras"
     make_model(units=1000).save(path)  # 44,000 bytes of weights
-    with pytest.raises(FileFormatError, match="44,000 bytes.*over the limit of 40,000"):
+    # Building peaks at the (10, 1000) kernel: its 40,000 bytes and the 12 bytes a value of drawing it.
+    with pytest.raises(FileFormatError, match="40,000 bytes.*160,000 bytes, over the limit of 40,000"):
         load_model(path, max_bytes=40_000)
-    assert load_model(path, max_bytes=44_000).count_params() == 11_000
+    with pytest.raises(FileFormatError, match="160,000 bytes, over the limit of 159,999"):
+        load_model(path, max_bytes=159_999)
+    assert load_model(path, max_bytes=160_000).count_params() == 11_000
     assert load_model(path, max_bytes=math.inf).count_params() == 11_000
     monkeypatch.setattr(limits, "MAX_MODEL_BYTES", 40_000)
     with pytest.raises(FileFormatError, match="over the limit of 40,000"):
@@ -87,17 +126,93 @@ def test_max_bytes_and_the_module_default(tmp_path, monkeypatch):
             load_model(path, max_bytes=bad)
 
 
-def test_weights_far_smaller_than_the_config_needs_are_refused_before_reading(tmp_path):
-    for suffix, member in ((".keras", "member 'model.weights.h5'"),
-                           (".kerasish", "member 'model.weights.safetensors'")):
-        good = tmp_path / f"good{suffix}"
+@pytest.mark.parametrize("suffix", [".keras", ".kerasish", ".h5"])
+def test_a_config_asking_more_than_its_weights_hold_is_refused_while_building(tmp_path, suffix):
+    """Whatever the memory limit: the weights member's declared size is known before building, and a file's
+    weights hold at least half the model's bytes less 1 MiB, so a 4 GB kernel over a ~1 KB member is
+    refused before it is allocated (case: a Keras-made .keras declaring Dense(10**8))."""
+    good = tmp_path / f"good{suffix}"
+    bad = tmp_path / f"bad{suffix}"
+    if suffix == ".h5":
+        _save_legacy_model(make_model(), good)
+        _save_legacy_model(make_model(), bad, units=10**8)
+        member, declared = "the file", os.path.getsize(bad)
+    else:
         make_model().save(good)
-        bad = tmp_path / f"bad{suffix}"
-        bad.write_bytes(with_dense_units(good.read_bytes(), 200_000))  # needs 8.8 MB, the file holds ~1 KB
-        with pytest.raises(FileFormatError, match=f"{member} declares .* too few for the model's variables "
-                                                  r"\(8,800,000 bytes\)") as err:
-            load_model(bad)
-        assert str(bad) in str(err.value)
+        bad.write_bytes(with_dense_units(good.read_bytes(), 10**8))
+        member = "member 'model.weights.h5'" if suffix == ".keras" else "member 'model.weights.safetensors'"
+        with zipfile.ZipFile(bad) as archive:
+            declared = archive.getinfo(member.split("'")[1]).file_size
+    error, peak = traced_peak(lambda: load_model(bad, max_bytes=math.inf))
+    message = str(error)
+    assert message.startswith(str(bad)) and f"{member} declares {declared:,} bytes, too few" in message
+    assert "shape (10, 100000000) and dtype float32 taking 4,000,000,000 bytes" in message
+    assert f"at most {limits.most_weights(declared):,} bytes of weights fit" in message
+    assert peak < 50 * 2**20  # the 4 GB kernel (or its float64 draw) was never allocated
+    assert load_model(good, max_bytes=math.inf).count_params() == 33
+
+
+def test_the_bound_from_the_file_is_exactly_the_floor_the_loaded_weights_must_meet():
+    from kerasish import initializers
+
+    for declared in (0, 1, 12_492, 3 * 2**20 + 7):
+        most = limits.most_weights(declared)
+        assert limits.floor(most) <= declared < limits.floor(most + 1)
+    declared = 1000
+    most = limits.most_weights(declared)  # 2,099,153 bytes
+    key = np.array([0, 1], np.uint32)
+    with limits.budget(weights_declared=declared, weights_member="member 'w'"):
+        initializers.Zeros()(key, (most,), "int8")  # exactly what 1000 declared bytes may be for
+    with pytest.raises(FileFormatError, match=f"member 'w' declares 1,000 bytes, too few.*{most + 1:,} bytes so far"):
+        with limits.budget(weights_declared=declared, weights_member="member 'w'"):
+            initializers.Zeros()(key, (most + 1,), "int8")
+
+
+def test_an_edited_config_of_a_kerasish_written_keras_file_is_refused_before_building(tmp_path, monkeypatch):
+    from kerasish.saving import keras_file
+
+    good = tmp_path / "good.keras"
+    make_model().save(good)
+    members = read_members(good.read_bytes())
+    config = json.loads(members["config.json"])
+    config["config"]["layers"][-1]["config"]["units"] = 2 * 10**8
+    bad = tmp_path / "bad.keras"  # kerasish's sha256 of config.json left as it was
+    bad.write_bytes(replace_members(good.read_bytes(), {"config.json": json.dumps(config).encode()},
+                                    fix_metadata=False))
+    built = []
+    real = keras_file.build_from_config
+    monkeypatch.setattr(keras_file, "build_from_config", lambda *a, **k: built.append(1) or real(*a, **k))
+    error, peak = traced_peak(lambda: load_model(bad, max_bytes=math.inf))
+    assert str(error).startswith(str(bad)) and "member 'config.json' does not match the size and sha256" in str(error)
+    assert built == [] and peak < 50 * 2**20
+    load_model(good)
+    assert built == [1]
+
+
+@pytest.mark.parametrize("kind", ["keras", "kerasish", "model_from_json"])
+def test_running_out_of_memory_while_building_is_said_as_such(tmp_path, monkeypatch, kind):
+    from kerasish import initializers
+
+    model = make_model()
+    path = tmp_path / f"m.{kind}"
+    if kind != "model_from_json":
+        model.save(path)
+
+    def no_memory(self, rng, shape):
+        raise MemoryError(f"Unable to allocate 5.96 GiB for an array with shape {shape} and data type float64")
+
+    monkeypatch.setattr(initializers.VarianceScaling, "sample", no_memory)
+    if kind == "model_from_json":
+        with pytest.raises(ConfigError) as err:
+            kerasish.models.model_from_json(model.to_json(), )
+    else:
+        with pytest.raises(FileFormatError) as err:
+            load_model(path, max_bytes=10**9)
+    message = str(err.value)
+    assert "needs more memory than is available" in message and "MemoryError: Unable to allocate 5.96 GiB" in message
+    assert "malformed" not in message and "max_bytes=N" in message
+    if kind != "model_from_json":
+        assert message.startswith(f"{path}: config.json:") and "The limit in force was 1,000,000,000 bytes" in message
 
 
 # -- zip bombs: members bounded by what the model needs --------------------------------------------------
@@ -143,7 +258,10 @@ def test_keras_weights_member_larger_than_the_model_needs_is_refused(tmp_path):
     good = tmp_path / "good.keras"
     make_model().save(good)
     bad = tmp_path / "bad.keras"
-    bad.write_bytes(_deflated(replace_members(good.read_bytes(), {"model.weights.h5": _inflating(8 * 2**20)},
+    metadata = json.loads(read_members(good.read_bytes())["metadata.json"])
+    del metadata["kerasish"]  # as Keras writes it: no sha256s recorded (with them, the size mismatch is refused)
+    bad.write_bytes(_deflated(replace_members(good.read_bytes(), {"model.weights.h5": _inflating(8 * 2**20),
+                                                                  "metadata.json": json.dumps(metadata).encode()},
                                               fix_metadata=False)))
     for load in (load_model, lambda p: make_model().load_weights(p)):
         with pytest.raises(FileFormatError, match="'model.weights.h5' declares 8,388,608 bytes"):
@@ -174,6 +292,24 @@ def _save_legacy(model, path) -> None:
             f.require_group(layer.name).attrs["weight_names"] = np.array(weight_names)
             for name, v in zip(weight_names, layer.weights):
                 f.create_dataset(f"{layer.name}/{name.decode()}", data=np.asarray(v.numpy()))
+
+
+def _save_legacy_model(model, path, units=None) -> None:
+    """A Keras 2 whole-model HDF5 file (``model_config`` attribute, weights under ``model_weights``), by hand;
+    with ``units`` its config declares that many units for the Dense layer."""
+    from kerasish.saving.keras_file import _model_config
+
+    config = _model_config(model)
+    if units is not None:
+        config["config"]["layers"][-1]["config"]["units"] = units
+    _save_legacy(model, path)
+    with h5py.File(path, "a") as f:
+        group = f.create_group("model_weights")
+        for name in list(f):
+            if name != "model_weights":
+                f.move(name, f"model_weights/{name}")
+        group.attrs["layer_names"] = f.attrs["layer_names"]
+        f.attrs["model_config"] = json.dumps(config)
 
 
 FORMATS = {
@@ -240,18 +376,27 @@ WATCHDOG_CHILD = textwrap.dedent("""
     from tests.saving.archive_tools import read_members, replace_members
 
     out = sys.argv[1]
-    kerasish.Sequential([kerasish.Input(shape=(10,)), layers.Dense(3, name="d")]).save(out + "/good.keras")
+    kerasish.Sequential([kerasish.Input(shape=(4,)), layers.Dense(3, name="d")]).save(out + "/good.keras")
     data = open(out + "/good.keras", "rb").read()
-    config = json.loads(read_members(data)["config.json"])
-    config["config"]["layers"][-1]["config"]["units"] = 2 * 10**8  # an 8 GB kernel
-    open(out + "/bad.keras", "wb").write(replace_members(data, {"config.json": json.dumps(config).encode()}))
+    members = read_members(data)
+    config, metadata = json.loads(members["config.json"]), json.loads(members["metadata.json"])
+    config["config"]["layers"][-1]["config"]["units"] = 10**8  # a 1.6 GB kernel, 2.0 GB in all
+    edited = json.dumps(config).encode()
+    open(out + "/edited.keras", "wb").write(replace_members(data, {"config.json": edited}, fix_metadata=False))
+    del metadata["kerasish"]  # as Keras writes the file: no sha256s
+    open(out + "/made.keras", "wb").write(replace_members(
+        data, {"config.json": edited, "metadata.json": json.dumps(metadata).encode()}, fix_metadata=False))
     limit = int(sys.argv[2])
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     print("ok", kerasish.models.load_model(out + "/good.keras").count_params(), flush=True)
-    try:
-        kerasish.models.load_model(out + "/bad.keras")
-    except kerasish.FileFormatError as e:
-        print("refused", e)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for name in ("made", "edited"):
+        try:
+            kerasish.models.load_model(out + "/" + name + ".keras")
+        except kerasish.FileFormatError as e:
+            print("refused", e)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    print("grown", grown // 1024)  # MiB
 """)
 
 
@@ -260,7 +405,11 @@ def test_a_hostile_config_under_a_memory_watchdog_is_a_clean_error(tmp_path):
     done = subprocess.run([sys.executable, "-c", WATCHDOG_CHILD, str(tmp_path), str(3 * 2**30)],
                           capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
-    ok, refused = done.stdout.strip().splitlines()
-    assert ok == "ok 33"
-    assert refused.startswith("refused ") and "bad.keras" in refused and "2,000,000,000 parameters" in refused
-    assert "over the limit of" in refused
+    ok, made, edited, grown = done.stdout.strip().splitlines()
+    assert ok == "ok 15"
+    # Keras-made: the config asks for more than its ~12 KB weights member can hold; refused while building.
+    assert made.startswith("refused ") and "made.keras: config.json:" in made
+    assert "member 'model.weights.h5' declares" in made and "shape (4, 100000000)" in made
+    # kerasish-made: its recorded sha256 of config.json no longer matches; refused before building.
+    assert edited.startswith("refused ") and "member 'config.json' does not match the size and sha256" in edited
+    assert int(grown.split()[1]) < 100  # MiB of peak RSS grown by both loads (was +4.6 GB for the first)
