@@ -415,22 +415,12 @@ class Layer(LayerGraphAPI):
         return [to_host(v.value) for v in self.weights]
 
     def set_weights(self, weights) -> None:
-        """Set the weights from a list of arrays in Keras 3's order and shapes."""
+        """Set the weights from a list of arrays in Keras 3's order and shapes. Nothing is assigned unless every
+        value fits (count, shape, a numeric dtype): an InputError names the layer and the weight."""
+        from kerasish.layers.weight_values import checked_weight_values
+
         own = self.weights
-        weights = list(weights)
-        if len(weights) != len(own):
-            raise InputError(
-                f"Layer {self.name!r} expects {len(own)} weight arrays "
-                f"({[v.name for v in own]}), but set_weights got {len(weights)}."
-            )
-        for var, w in zip(own, weights):
-            w = np.asarray(w)
-            if tuple(w.shape) != var.shape:
-                raise InputError(
-                    f"Layer {self.name!r}: weight {var.path!r} has shape {var.shape}, "
-                    f"but the value given to set_weights has shape {tuple(w.shape)}."
-                )
-        for var, w in zip(own, weights):
+        for var, w in zip(own, checked_weight_values(self, own, weights)):
             var.assign(w)
 
     def count_params(self) -> int:

@@ -65,6 +65,23 @@ def _positive_tuple(value, n: int, name: str, layer: str) -> tuple[int, ...]:
     return out
 
 
+def check_output_size(layer, input_shape, window, strides, dilation, padding, data_format, what) -> None:
+    """Refuse (InputError, as Keras) an input whose known spatial size is smaller than a ``"valid"`` window
+    (``(size - 1) * dilation + 1``): the output would have no positions (size 0), and predict would return
+    empty arrays. Unknown sizes (None, symbolic) are not checked; ``"same"``/``"causal"`` padding never shrinks to 0."""
+    if padding != "valid" or not isinstance(input_shape, tuple) or len(input_shape) != len(window) + 2:
+        return
+    spatial = input_shape[2:] if data_format == "channels_first" else input_shape[1:-1]
+    if any(isinstance(n, numbers.Integral) and n < (k - 1) * d + 1 for n, k, d in zip(spatial, window, dilation)):
+        extra = f", dilation_rate={tuple(dilation)}" if max(dilation) > 1 else ""
+        raise InputError(
+            f"Layer {layer.name!r} ({type(layer).__name__}): {what}={tuple(window)}{extra} with padding='valid' "
+            f"does not fit the input's spatial size {tuple(spatial)} (input shape {input_shape}, strides="
+            f"{tuple(strides)}): the computed output size would be zero. Use a smaller {what}, padding='same', "
+            "or larger inputs."
+        )
+
+
 def _dimension_numbers(rank: int):
     spatial = "DHW"[3 - rank:] if rank <= 3 else None
     return ("N" + spatial + "C", spatial + "IO", "N" + spatial + "C")
@@ -75,6 +92,7 @@ class _ConvBase(Layer):
 
     rank = 2
     paddings = ("valid", "same")
+    _shrinks = True  # a "valid" window must fit the input (transposed convolutions grow it instead)
 
     def _init_common(self, kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
                      bias_initializer, bias_regularizer, bias_constraint):
@@ -99,6 +117,9 @@ class _ConvBase(Layer):
                 f"Layer {self.name!r} ({type(self).__name__}) expects inputs of rank {self.rank + 2} "
                 f"(batch, spatial..., channels), got input shape {input_shape}."
             )
+        if self._shrinks:
+            check_output_size(self, input_shape, self.kernel_size, self.strides, self.dilation_rate, self.padding,
+                              self.data_format, "kernel_size")
         channels = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
         if channels is None:
             raise InputError(f"Layer {self.name!r}: the input channels must be known, got input shape {input_shape}.")
@@ -143,7 +164,8 @@ class _Conv(_ConvBase):
         filters: number of output channels.
         kernel_size: int or tuple of ``rank`` ints.
         strides: int or tuple.
-        padding: ``"valid"`` or ``"same"`` (TensorFlow-style ``same``); Conv1D also ``"causal"``.
+        padding: ``"valid"`` or ``"same"`` (TensorFlow-style ``same``); Conv1D also ``"causal"``. With
+            ``"valid"``, an input smaller than the (dilated) kernel is refused (InputError), as Keras.
         data_format: ``"channels_last"`` (default) or ``"channels_first"``.
         dilation_rate: int or tuple (strides and dilation cannot both exceed 1, as in Keras).
         groups: number of channel groups; divides ``filters`` and the input channels.
@@ -225,6 +247,8 @@ class _ConvTranspose(_ConvBase):
             activation, use_bias, initializers, regularizers and constraints: as in :class:`Conv2D`.
         output_padding: None (Keras's default output size) or int/tuple, each below its stride.
     """
+
+    _shrinks = False
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, data_format=None,
                  dilation_rate=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",

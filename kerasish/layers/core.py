@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import jax.numpy as jnp
 import numpy as np
@@ -18,6 +19,21 @@ from kerasish.utils.random import host_rngs
 
 def _rngs():
     return host_rngs()
+
+
+def _dims(shape, what: str, name) -> tuple:
+    """``shape`` as a tuple of dimensions, each a non-negative int (NumPy integers accepted) or None (any size);
+    anything else (a negative size, a string, a float, a bool) is a ConfigError, as Keras refuses them."""
+    bad = not isinstance(shape, (list, tuple))
+    if not bad:
+        for d in shape:
+            if d is not None and (isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 0):
+                bad = True
+                break
+    if bad:
+        raise ConfigError(f"Input {name!r}: {what} must be a tuple of non-negative ints or None (any size), got "
+                          f"{shape!r}.")
+    return tuple(None if d is None else int(d) for d in shape)
 
 
 class InputLayer(Layer):
@@ -41,13 +57,20 @@ class InputLayer(Layer):
         except TypeError:
             raise ConfigError(f"Input {name!r}: dtype must be a dtype such as 'float32' or 'int32', "
                               f"got {dtype!r}.") from None
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
+                                       or batch_size <= 0):
+            raise ConfigError(f"Input {self.name!r}: batch_size must be a positive integer or None, got "
+                              f"{batch_size!r}.")
         if batch_shape is None:
             if shape is None:
                 raise ConfigError("Input needs a shape, e.g. kerasish.Input(shape=(28, 28, 1)).")
-            if isinstance(shape, int):
+            if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
                 shape = (shape,)
-            batch_shape = (batch_size,) + tuple(shape)
-        self.batch_shape = tuple(batch_shape)
+            batch_shape = (batch_size,) + _dims(shape, "shape", self.name)
+        elif batch_size is not None:
+            raise ConfigError(f"Input {self.name!r}: give batch_size or batch_shape, not both (got batch_size="
+                              f"{batch_size!r}, batch_shape={batch_shape!r}).")
+        self.batch_shape = _dims(batch_shape, "batch_shape", self.name)
         self.built = True
         tensor = KerasTensor(self.batch_shape, self.dtype, name=self.name)
         tensor._history = (self, 0, 0)
@@ -70,6 +93,9 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, 
           optional=False, ragged=None) -> KerasTensor:
     """A symbolic input for the functional API (the shape excludes the batch).
 
+    ``shape`` is a tuple of non-negative ints or None (any size); an int ``n`` means ``(n,)``. Negative sizes,
+    strings, floats and bools are refused (ConfigError), as Keras refuses them. ``batch_size`` is a positive int
+    or None, and cannot be given with ``batch_shape``.
     ``sparse``, ``ragged``, ``optional`` and ``tensor`` are Keras's, accepted only when off (None/False).
     """
     return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape,
@@ -86,7 +112,7 @@ class Dense(Layer):
     """Densely connected layer: ``activation(inputs @ kernel + bias)`` (flax ``nnx.Linear``).
 
     Args:
-        units: output size.
+        units: output size, a positive int (a NumPy integer is taken as its value; a bool is refused).
         activation: name or callable; ``None`` is linear.
         use_bias: whether to add a bias.
         kernel_initializer / bias_initializer: names or initializers (Keras defaults).
@@ -95,7 +121,8 @@ class Dense(Layer):
         lora_rank, lora_alpha, quantization_config: Keras's LoRA and quantization options, accepted as None
             (as Keras's configs carry them); kerasish implements neither.
 
-    Input shape: ``(batch, ..., input_dim)``. Output shape: ``(batch, ..., units)``.
+    Input shape: ``(batch, ..., input_dim)``, rank 2 or more (an unbatched ``(input_dim,)`` is refused, as
+    Keras's ``min_ndim=2``). Output shape: ``(batch, ..., units)``.
     """
 
     supports_masking = True
@@ -105,14 +132,14 @@ class Dense(Layer):
                  kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
                  quantization_config=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(units, int) or units <= 0:
+        if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units <= 0:
             raise ConfigError(f"Dense: units must be a positive integer, got {units!r}.")
         for arg, value in (("lora_rank", lora_rank), ("lora_alpha", lora_alpha),
                            ("quantization_config", quantization_config)):
             if value is not None:  # Keras configs carry them as None
                 raise ConfigError(f"Dense: {arg}={value!r} is not supported by kerasish (no LoRA or quantization); "
                                   "leave it None.")
-        self.units = units
+        self.units = int(units)  # a NumPy integer is taken as its value
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -122,7 +149,13 @@ class Dense(Layer):
         self.kernel_constraint = constraints.get_argument("Dense", "kernel_constraint", kernel_constraint)
         self.bias_constraint = constraints.get_argument("Dense", "bias_constraint", bias_constraint)
 
+    def _check_rank(self, input_shape):
+        if isinstance(input_shape, tuple) and len(input_shape) < 2:  # as Keras's min_ndim=2: a batch axis first
+            raise InputError(f"Layer {self.name!r} (Dense) expects inputs of rank >= 2 (batch, ..., features), got "
+                             f"input shape {input_shape}.")
+
     def build(self, input_shape):
+        self._check_rank(input_shape)
         in_dim = _last_dim(self, input_shape)
         module = nnx.Linear(in_dim, self.units, use_bias=self.use_bias, kernel_init=self.kernel_initializer,
                             bias_init=self.bias_initializer, rngs=_rngs())
@@ -133,6 +166,7 @@ class Dense(Layer):
         self.input_dim = in_dim
 
     def _check_input(self, input_shape):
+        self._check_rank(input_shape)
         if isinstance(input_shape, tuple) and input_shape and input_shape[-1] not in (None, self.input_dim):
             raise InputError(
                 f"Layer {self.name!r} (Dense) expects inputs whose last dimension is {self.input_dim}, "
@@ -280,8 +314,8 @@ class Embedding(Layer):
     """Turns integer indices into dense vectors (flax ``nnx.Embed``).
 
     Args:
-        input_dim: vocabulary size (largest index + 1).
-        output_dim: embedding size.
+        input_dim: vocabulary size (largest index + 1), a positive int.
+        output_dim: embedding size, a positive int.
         embeddings_initializer: Keras default ``"uniform"`` (±0.05).
         mask_zero: index 0 is padding: the output carries a ``(batch, steps)`` mask that is
             False there, which masking-aware layers downstream (LSTM, attention, pooling) use.
@@ -300,6 +334,10 @@ class Embedding(Layer):
                             {"weights": weights, "lora_rank": lora_rank, "lora_alpha": lora_alpha,
                              "quantization_config": quantization_config},
                             {"weights": None, "lora_rank": None, "lora_alpha": None, "quantization_config": None})
+        for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+                raise ConfigError(f"{type(self).__name__} {self.name!r}: {arg} must be a positive integer, got "
+                                  f"{value!r}.")
         self.input_dim = int(input_dim)
         self.output_dim = int(output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)

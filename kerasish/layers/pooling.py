@@ -8,6 +8,7 @@ from flax import nnx
 from kerasish.errors import ConfigError, InputError
 from kerasish.layers.base import Layer
 from kerasish.layers.conv import (
+    check_output_size,
     from_channels_last,
     normalize_data_format,
     normalize_padding,
@@ -27,7 +28,8 @@ def _expect_rank(layer, input_shape, rank):
 
 
 class _Pooling(Layer):
-    """N-d max/average pooling over windows; ``_rank`` spatial dimensions."""
+    """N-d max/average pooling over windows; ``_rank`` spatial dimensions. With ``padding="valid"``, an input
+    smaller than ``pool_size`` is refused (InputError), as Keras."""
 
     _rank = 2
 
@@ -47,6 +49,8 @@ class _Pooling(Layer):
 
     def _check_input(self, input_shape):
         _expect_rank(self, input_shape, self._rank)
+        check_output_size(self, input_shape, self.pool_size, self.strides, (1,) * self._rank, self.padding,
+                          self.data_format, "pool_size")
 
     def build(self, input_shape):
         self._check_input(input_shape)

@@ -7,7 +7,7 @@ import jax
 from kerasish.errors import ConfigError
 from kerasish.layers.core import InputLayer
 from kerasish.layers.symbolic import KerasTensor, Node, is_keras_tensor
-from kerasish.models.model import Model, flatten_struct
+from kerasish.models.model import Model, adjust_rank, check_call_shapes, flatten_struct
 from kerasish.saving import registry
 from kerasish.saving.sublayers import deserialize_sublayer, serialize_sublayer
 
@@ -76,21 +76,11 @@ def _map_graph(outputs: list[KerasTensor], inputs: list[KerasTensor]) -> tuple[l
     return order, layers
 
 
-def _adjust_rank(x, shape):
-    """As Keras: data one axis short of the input's rank gains a trailing axis when that axis is 1; data with
-    one extra trailing axis of size 1 loses it."""
-    ndim = getattr(x, "ndim", None)
-    if ndim is None:
-        return x
-    if ndim == len(shape) - 1 and shape[-1] == 1:
-        return x[..., None]
-    if ndim == len(shape) + 1 and x.shape[-1] == 1:
-        return x[..., 0]
-    return x
-
-
 class Functional(Model):
-    """A model defined by ``Model(inputs, outputs)``; inputs and outputs may be tensors, lists or dicts."""
+    """A model defined by ``Model(inputs, outputs)``; inputs and outputs may be tensors, lists or dicts.
+
+    Called directly (``model(x)``, or on KerasTensors as a layer of another model), its inputs must fit its
+    Inputs' shapes, as Keras: an InputError otherwise (see ``kerasish.models.model.check_call_shapes``)."""
 
     config_holds_graph = True  # the config records the layers and how they connect
 
@@ -188,7 +178,7 @@ class Functional(Model):
         self.built = True
 
     def _check_input(self, input_shape) -> None:
-        pass
+        check_call_shapes(self, input_shape)
 
     def _inputs_from(self, inputs) -> list:
         if isinstance(inputs, dict):
@@ -201,7 +191,7 @@ class Functional(Model):
         given = self._inputs_from(inputs)
         values: dict[int, object] = {}
         for t, v in zip(self._flat_inputs, given):
-            v = _adjust_rank(v, t.shape)
+            v = adjust_rank(v, t.shape)
             values[id(t)] = v.astype(t.dtype) if hasattr(v, "astype") and v.dtype != t.dtype else v
 
         def resolve(x):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
+
 import jax
 
 from kerasish.backend import StatelessScope
 from kerasish.engine.trainer import Trainer
-from kerasish.errors import ConfigError, NotBuiltError
+from kerasish.errors import ConfigError, InputError, NotBuiltError
 from kerasish.layers.base import Layer
 from kerasish.layers.core import InputLayer
 from kerasish.layers.symbolic import to_spec
@@ -38,6 +40,72 @@ def flatten_struct(s) -> list:
     if isinstance(s, (list, tuple)):
         return list(s)
     return [s]
+
+
+def adjust_rank(x, shape):
+    """As Keras: data one axis short of an Input's rank gains a trailing axis when that axis is 1; data with
+    one extra trailing axis of size 1 loses it."""
+    ndim = getattr(x, "ndim", None)
+    if ndim is None:
+        return x
+    if ndim == len(shape) - 1 and shape and shape[-1] == 1:
+        return x[..., None]
+    if ndim == len(shape) + 1 and x.shape[-1] == 1:
+        return x[..., 0]
+    return x
+
+
+def _is_shape(s) -> bool:
+    """One shape (dims: ints, None, or symbolic dims of jax.export), not a structure of shapes."""
+    return isinstance(s, tuple) and not any(isinstance(d, (tuple, list, dict)) for d in s)
+
+
+def _known(d) -> bool:
+    return isinstance(d, numbers.Integral)
+
+
+def check_call_shapes(model, input_shape) -> None:
+    """Raise InputError when a model called directly (``model(x)``, or as a layer of another model) gets inputs
+    that do not fit its Inputs (``model._input_specs()``), before anything is computed; it runs when a step is
+    traced, not at every step.
+
+    ``input_shape`` is the call's structure of shapes (one tuple, a list, or a dict by input name). As Keras:
+    the batch axis is not compared, ``None`` matches any size, and one missing or one extra trailing axis of
+    size 1 is allowed (the call adds or drops it). Refused: another number of inputs, another rank, a known
+    size that differs."""
+    specs = model._input_specs()
+    if not specs:
+        return
+    names = [n for n, _ in specs]
+    if isinstance(input_shape, dict):
+        missing = [n for n in names if n not in input_shape]
+        if missing:
+            raise InputError(f"Model {model.name!r} expects inputs named {names}, but was called with a dict with "
+                             f"keys {sorted(input_shape)}.")
+        given = [input_shape[n] for n in names]
+    elif _is_shape(input_shape):
+        given = [input_shape]
+    elif isinstance(input_shape, (list, tuple)):
+        given = list(input_shape)
+    else:
+        return
+    if len(given) != len(specs):
+        raise InputError(f"Model {model.name!r} expects {len(specs)} input(s) {names}, but was called with "
+                         f"{len(given)}.")
+    for (name, want), got in zip(specs, given):
+        if not _is_shape(got):
+            continue  # a nested structure for one input: the layers check it
+        want = tuple(want)
+        adjusted = got
+        if len(got) == len(want) - 1 and want and want[-1] == 1:
+            adjusted = got + (1,)
+        elif len(got) == len(want) + 1 and _known(got[-1]) and got[-1] == 1:
+            adjusted = got[:-1]
+        if len(adjusted) != len(want) or any(_known(w) and _known(g) and w != g
+                                             for w, g in zip(want[1:], adjusted[1:])):
+            raise InputError(f"Input {name!r} of model {model.name!r} expects shape {want} (batch first, None: any "
+                             f"size; a missing or extra trailing axis of size 1 is allowed), but the model was "
+                             f"called on shape {got}.")
 
 
 class Model(Trainer, Layer):

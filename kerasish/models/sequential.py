@@ -7,7 +7,7 @@ from kerasish.errors import ConfigError, NotBuiltError
 from kerasish.layers.base import Layer
 from kerasish.layers.core import Input, InputLayer
 from kerasish.layers.symbolic import KerasTensor
-from kerasish.models.model import Model
+from kerasish.models.model import Model, adjust_rank, check_call_shapes
 
 
 class Sequential(Model):
@@ -104,8 +104,11 @@ class Sequential(Model):
         self._build_input_shape = tuple(input_shape)
         self.built = True
 
+    def _check_input(self, input_shape) -> None:
+        check_call_shapes(self, input_shape)  # against the Input's shape (given, or from the first data)
+
     def call(self, inputs, training=None):
-        x = inputs
+        x = inputs if self._input_layer is None else adjust_rank(inputs, self._input_layer.batch_shape)
         for layer in self._layers:
             x = layer(x, training=training) if layer._call_has_training else layer(x)
         return x

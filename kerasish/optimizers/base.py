@@ -19,6 +19,8 @@ learning rate is one of them (an ``inject_hyperparams`` hyperparameter), so sett
 from __future__ import annotations
 
 import inspect
+import math
+import numbers
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -114,7 +116,8 @@ class Optimizer:
         clipvalue: If set, gradients are clipped elementwise to
             ``[-clipvalue, clipvalue]``.
         global_clipnorm: If set, all gradients together are clipped to this
-            global L2 norm. At most one of the three clipping arguments.
+            global L2 norm. At most one of the three clipping arguments; each a
+            positive number (0, negative, NaN or inf are refused: Keras ignores them).
         name: The optimizer's name; Keras's default for the class if None.
         **kwargs: Keras's ``use_ema``, ``ema_momentum``,
             ``ema_overwrite_frequency``, ``loss_scale_factor`` and
@@ -146,6 +149,11 @@ class Optimizer:
             raise ConfigError(
                 f"Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: {given}."
             )
+        for arg, value in clipping.items():  # Keras ignores a value <= 0 silently; a bound <= 0 clips nothing sane
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                                      or not math.isfinite(value) or value <= 0):
+                raise ConfigError(f"{type(self).__name__}: {arg} must be a positive number (or None: no clipping), "
+                                  f"got {value!r}.")
         self._learning_rate = _check_learning_rate(learning_rate)
         self.weight_decay = weight_decay
         self.clipnorm = clipnorm

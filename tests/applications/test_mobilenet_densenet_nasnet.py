@@ -70,7 +70,8 @@ def _assert_same(keras_model, ks_model, seed=0):
     x = np.random.default_rng(seed).uniform(0.0, 1.0, shape).astype("float32")
     expected = np.asarray(keras_model.predict(x, verbose=0))
     actual = np.asarray(ks_model.predict(x, verbose=0))
-    np.testing.assert_allclose(actual, expected, atol=1e-4, rtol=1e-4)
+    # atol relative to the outputs' scale, as _parity.assert_same_model: float32 rounding of features up to ~200
+    np.testing.assert_allclose(actual, expected, atol=1e-4 * max(1.0, float(np.abs(expected).max())), rtol=1e-4)
     return actual
 
 
