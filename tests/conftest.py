@@ -20,3 +20,13 @@ def digits_split():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def _no_persisted_steps_decisions(monkeypatch):
+    """In-process tests neither read nor write the steps_per_execution="auto" decisions kept beside the
+    user's compilation cache: one run's (or one test's) decision would change another's arithmetic.
+    Tests of that store give it a file of their own (tests/engine/test_auto_decision_cache.py)."""
+    from kerasish.engine import compilation_cache
+
+    monkeypatch.setattr(compilation_cache, "decisions_path", lambda: None)

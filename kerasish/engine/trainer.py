@@ -15,10 +15,10 @@ import numpy as np
 from kerasish import losses as losses_mod
 from kerasish import optimizers as optimizers_mod
 from kerasish.callbacks.callback_list import CallbackList
-from kerasish.engine import adapters, batching, checks, jit, loop
+from kerasish.engine import adapters, batching, checks, compilation_cache, jit, loop
 from kerasish.engine import state as state_mod
 from kerasish.engine.compile_utils import CompileSetup, check_metric_names, target_shapes_of
-from kerasish.engine.fused import AutoSteps
+from kerasish.engine.fused import AutoSteps, persisted_key
 from kerasish.engine.stateless import StatelessTrainer
 from kerasish.errors import ConfigError, InputError, NotCompiledError
 
@@ -232,12 +232,14 @@ class Trainer(StatelessTrainer):
                                   "it is not built: call its build(variables) with the variables it updates (e.g. "
                                   "in compile), so that its variables can join the training state.")
 
-    def _policy(self, kind: str, data, callbacks: CallbackList, exact: bool = False) -> AutoSteps:
+    def _policy(self, kind: str, data, callbacks: CallbackList, exact: bool = False, epochs: int = 1) -> AutoSteps:
         """How many steps each call runs: fixed by ``steps_per_execution``, or measured ("auto").
 
         A callback with a batch-begin hook acts before each batch, so it gets single steps (as does
         ``exact``: a callback with ``requires_single_steps``, e.g. BackupAndRestore). Custom steps
         fuse only when asked for an int; evaluate and predict fuse over in-memory arrays only.
+        ``epochs``: the passes over ``data`` this call makes: "auto" weighs their steps against the cost of
+        compiling a fused program.
         """
         setting = self.steps_per_execution
         if self.run_eagerly or callbacks.wants(f"on_{kind}_batch_begin") or exact:
@@ -248,22 +250,37 @@ class Trainer(StatelessTrainer):
             return AutoSteps(fixed=setting)
         if not self._pads(kind):
             return AutoSteps(fixed=1)
-        return self._auto(kind, data)
+        return self._auto(kind, data, None if data.steps is None else data.steps * epochs)
 
-    def _auto(self, kind: str, data) -> AutoSteps:
-        """The remembered decision, or the probe under way (short fits continue it), or a new probe."""
-        decisions = state_mod.of(self).steps_decisions
+    def _auto(self, kind: str, data, total_steps: int | None) -> AutoSteps:
+        """The remembered decision (in memory, else in the compilation cache's directory), or the probe under
+        way or waiting (short calls continue it), or a new probe."""
+        engine = state_mod.of(self)
         key = (kind,) + data.decision_key()
-        entry = decisions.get(key)
+        entry = engine.steps_decisions.get(key)
         if isinstance(entry, int):
             return AutoSteps(fixed=entry)
         if entry is None:
-            entry = decisions[key] = AutoSteps(max_steps=data.steps)
+            store_key = None if compilation_cache.decisions_path() is None else \
+                persisted_key(self, engine.setup, kind, data.decision_key())
+            record = None if store_key is None else compilation_cache.load_decision(store_key)
+            entry = AutoSteps.from_record(record, max_steps=data.steps) or AutoSteps(max_steps=data.steps)
+            if entry.measured:
+                engine.steps_decisions[key] = entry.k
+                return AutoSteps(fixed=entry.k)
+            entry.store_key = store_key
+            engine.steps_decisions[key] = entry
+        entry.start(total_steps)
         return entry
 
     def _remember(self, kind: str, data, policy: AutoSteps) -> None:
-        if not policy.probing and policy.fixed is None:
+        """Keep a measured decision in memory and on disk; a call too short to probe keeps its measurements
+        (on disk too), so that a later call or run long enough to repay a fused program probes it."""
+        if policy.measured:
             state_mod.of(self).steps_decisions[(kind,) + data.decision_key()] = policy.k
+        if policy.unsaved and not policy.probing and policy.store_key is not None:
+            compilation_cache.save_decision(policy.store_key, policy.record())
+            policy.unsaved = False
 
     def _ordered_floats(self, logs: dict) -> dict:
         """Logs fetched to the host as floats, in kerasish's order: loss first, then as compiled."""
@@ -331,7 +348,7 @@ class Trainer(StatelessTrainer):
             cbl = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self, epochs=epochs,
                                steps=data.steps, verbose=verbose)
             exact = any(getattr(cb, "requires_single_steps", False) for cb in cbl)
-            policy = self._policy("train", data, cbl, exact=exact)
+            policy = self._policy("train", data, cbl, exact=exact, epochs=max(epochs - initial_epoch, 0))
             program = jit.program(self, "train")
         except BaseException:
             undo()

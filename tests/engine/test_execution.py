@@ -71,6 +71,7 @@ def test_auto_decides_once_and_second_fit_compiles_nothing(data, monkeypatch):
     x, y = data
     monkeypatch.setattr(AutoSteps, "probe_single", 2)
     monkeypatch.setattr(AutoSteps, "probe_fused", 1)
+    monkeypatch.setattr(AutoSteps, "fused_compile_ratio", 0.0)  # the probe pays even on this short fit
     model = _model("auto")
     model.fit(x, y, batch_size=16, epochs=4, verbose=0)
     (decision,) = engine_state.of(model).steps_decisions.values()
@@ -134,6 +135,7 @@ def test_auto_probe_continues_across_short_calls(data, monkeypatch):
     x, y = data
     monkeypatch.setattr(AutoSteps, "probe_single", 3)
     monkeypatch.setattr(AutoSteps, "probe_fused", 2)
+    monkeypatch.setattr(AutoSteps, "fused_compile_ratio", 0.0)  # the probe pays even on these short fits
     model = _model("auto")
     for _ in range(6):  # 6 steps per fit: too few for the whole probe in one call
         model.fit(x, y, batch_size=16, epochs=1, verbose=0)
