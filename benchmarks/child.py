@@ -108,8 +108,37 @@ def _framework(variant: str):
     return workloads.build_keras, workloads.compile_keras, keras.callbacks.Callback, spe or 1
 
 
+class Batches:
+    """The data as a re-iterable of ``(x, y)`` batches (``x`` alone without ``y``): the ``kerasish_gen*``
+    variants. Each pass draws a new order when ``shuffle`` (as fit does over arrays) and gathers its batches
+    on the host, one per step, the last one short."""
+
+    def __init__(self, x, y, batch_size: int, shuffle: bool):
+        import numpy as np
+
+        self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+        self.rng = np.random.default_rng(0)
+
+    def __len__(self) -> int:
+        return -(-self.x.shape[0] // self.batch_size)
+
+    def __iter__(self):
+        import numpy as np
+
+        n = self.x.shape[0]
+        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        for i in range(0, n, self.batch_size):
+            index = order[i:i + self.batch_size]
+            yield self.x[index] if self.y is None else (self.x[index], self.y[index])
+
+
 def _run_framework(w, variant: str, mode: str, x, y, epochs: int, t0_ref: list) -> dict:
     build, compile_fn, Callback, spe = _framework(variant)
+    stream = variant.startswith("kerasish_gen")  # the same data as batches from Python
+    if variant.startswith("kerasish_gen_pf"):  # prefetch depth forced
+        import kerasish
+
+        kerasish.config.set_prefetch(int(variant.removeprefix("kerasish_gen_pf")))
 
     class FirstStep(Callback):
         """Blocks on the first batch's loss, notes the time, and stops training."""
@@ -140,20 +169,23 @@ def _run_framework(w, variant: str, mode: str, x, y, epochs: int, t0_ref: list) 
     compile_fn(model, spe)
     bs = w.batch_size
     if w.task == "train":
+        data = {"x": Batches(x, y, bs, shuffle=True)} if stream else {"x": x, "y": y, "batch_size": bs}
         if mode == "first_step":
             cb = FirstStep()
-            model.fit(x, y, batch_size=bs, epochs=1, verbose=0, callbacks=[cb])
+            model.fit(**data, epochs=1, verbose=0, callbacks=[cb])
             return {"first_s": cb.seconds}
         cb = EpochEnds()
-        model.fit(x, y, batch_size=bs, epochs=epochs, verbose=0, callbacks=[cb])
+        model.fit(**data, epochs=epochs, verbose=0, callbacks=[cb])
         return {"first_s": None, "ends": cb.ends, "samples_per_epoch": x.shape[0]}
 
     ends = []
     for _ in range(epochs):
         if w.task == "evaluate":
-            float(model.evaluate(x, y, batch_size=bs, verbose=0))
+            data = {"x": Batches(x, y, bs, shuffle=False)} if stream else {"x": x, "y": y, "batch_size": bs}
+            float(model.evaluate(**data, verbose=0))
         else:
-            out = model.predict(x, batch_size=bs, verbose=0)
+            data = {"x": Batches(x, None, bs, shuffle=False)} if stream else {"x": x, "batch_size": bs}
+            out = model.predict(**data, verbose=0)
             assert out.shape == (x.shape[0], w.num_classes), out.shape
         ends.append(time.perf_counter())
     return {"first_s": ends[0] - t0_ref[0], "ends": ends, "samples_per_epoch": x.shape[0]}

@@ -63,6 +63,9 @@ def label(variant: str, task: str) -> str:
         return INFER_LABELS[variant].format(task=task)
     if variant in LABELS:
         return LABELS[variant]
+    if variant.startswith("kerasish_gen"):  # the same data as a Python iterable of batches
+        depth = variant.removeprefix("kerasish_gen").removeprefix("_pf")
+        return f"kerasish {'fit' if task == 'train' else task}, iterable" + (f", pf={depth}" if depth else "")
     if variant.startswith("kerasish_spe"):
         return f"kerasish steps_per_execution={variant.rsplit('_spe', 1)[1]}"
     return variant
@@ -261,7 +264,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workloads", help=f"comma-separated, from {','.join(WORKLOADS)} (default: "
                    f"{','.join(CPU_DEFAULT)} on CPU, all on an accelerator)")
     p.add_argument("--variants", help=f"comma-separated subset of {','.join(TRAIN_VARIANTS)} "
-                   "(also kerasish_speK for a forced steps_per_execution=K)")
+                   "(also kerasish_speK for a forced steps_per_execution=K; kerasish_gen, kerasish_gen_pfN: the same "
+                   "data as a Python iterable of batches, with the default or N batches of prefetch)")
     p.add_argument("--repeats", type=int, default=None, help="repetitions per variant (default 3; 1 with --quick)")
     p.add_argument("--quick", action="store_true", help="small sample counts (a whole run in a few minutes)")
     p.add_argument("--samples", type=int, help="override every workload's sample count")
@@ -328,7 +332,8 @@ def main(argv=None) -> dict:
         n, epochs = w.size(args.quick, args.samples, args.epochs)
         variants = TRAIN_VARIANTS if w.task == "train" else INFER_VARIANTS
         if args.variants:
-            variants = [v for v in args.variants.split(",") if v in variants or v.startswith("kerasish_spe")]
+            variants = [v for v in args.variants.split(",")
+                        if v in variants or v.startswith(("kerasish_spe", "kerasish_gen"))]
         runs = {v: [] for v in variants}
         first_runs = {v: [] for v in variants}
         cache_dirs = {v: None for v in variants}

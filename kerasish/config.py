@@ -18,6 +18,10 @@ What each does in kerasish:
 * Interactive logging: with it off, :class:`kerasish.utils.Progbar` writes through Python's ``logging``
   (logger ``"kerasish"``) instead of drawing on stdout.
 * Traceback filtering: kerasish does not rewrite tracebacks; the switch is recorded and reported only.
+* ``prefetch`` / ``set_prefetch`` (and ``KERASISH_PREFETCH`` in the environment; kerasish additions): how many
+  batches of a generator, iterable, grain or torch loader are made ahead of the step on a background thread and
+  placed on the device (default None: 2 on an accelerator, 0 on the CPU; 0 turns it off for every stream). A
+  PyDataset prefetches its ``max_queue_size`` instead. See ``kerasish.engine.prefetch``.
 * ``enable_unsafe_deserialization``: turns safe mode off for every later load (a ``Lambda``'s function
   must still come from ``custom_objects``: kerasish never loads code).
 """
@@ -53,8 +57,8 @@ __all__ = [
     "dtype_policy", "enable_flash_attention", "enable_interactive_logging", "enable_traceback_filtering",
     "enable_unsafe_deserialization", "epsilon", "floatx", "image_data_format", "is_flash_attention_enabled",
     "is_interactive_logging_enabled", "is_nnx_enabled", "is_traceback_filtering_enabled", "max_epochs",
-    "max_steps_per_epoch", "set_backend", "set_dtype_policy", "set_epsilon", "set_floatx", "set_image_data_format",
-    "set_max_epochs", "set_max_steps_per_epoch",
+    "max_steps_per_epoch", "prefetch", "set_backend", "set_dtype_policy", "set_epsilon", "set_floatx",
+    "set_image_data_format", "set_max_epochs", "set_max_steps_per_epoch", "set_prefetch",
 ]
 
 
@@ -68,6 +72,14 @@ def _env_int(name: str) -> int | None:
         raise ConfigError(f"The environment variable {name} must be an integer, got {value!r}.") from None
 
 
+def _env_prefetch() -> int | None:
+    value = _env_int("KERASISH_PREFETCH")
+    if value is not None and value < 0:
+        raise ConfigError(f"The environment variable KERASISH_PREFETCH must be an integer >= 0, got {value!r}.")
+    return value
+
+
+_PREFETCH = _env_prefetch()
 _MAX_EPOCHS: int | None = _env_int("KERAS_MAX_EPOCHS")
 _MAX_STEPS_PER_EPOCH: int | None = _env_int("KERAS_MAX_STEPS_PER_EPOCH")
 _FLASH_ATTENTION: bool | None = None
@@ -176,3 +188,26 @@ def disable_traceback_filtering() -> None:
 def is_traceback_filtering_enabled() -> bool:
     """The recorded traceback-filtering switch (True by default, as in Keras)."""
     return _TRACEBACK_FILTERING
+
+
+def set_prefetch(batches: int | None) -> None:
+    """Make ``batches`` batches of generators and iterables ahead of the step, on a background thread that also
+    places them on the device; 0 turns prefetching off (for PyDatasets too, which prefetch their
+    ``max_queue_size``). None (the default) is 2 on an accelerator and 0 on the CPU: there JAX's asynchronous
+    dispatch already overlaps making the next batch with the step, and the thread costs more than it saves
+    unless the generator waits (for storage, say). Also settable with the ``KERASISH_PREFETCH`` environment
+    variable. A kerasish addition; see ``kerasish.engine.prefetch``.
+
+    Raises:
+        ConfigError: for anything but None or an integer >= 0.
+    """
+    global _PREFETCH
+    if batches is not None and (isinstance(batches, bool) or not isinstance(batches, int) or batches < 0):
+        raise ConfigError(f"set_prefetch takes None or an integer >= 0 (0 turns prefetching off), got {batches!r}.")
+    _PREFETCH = batches
+
+
+def prefetch() -> int | None:
+    """The batches of a generator or iterable made ahead of the step, as set (None: 2 on an accelerator, 0 on the
+    CPU; 0: off)."""
+    return _PREFETCH

@@ -10,7 +10,9 @@
 * ``grain.MapDataset`` / ``grain.IterDataset`` / ``grain.DataLoader``, torch ``DataLoader``, and any Python
   generator or iterable: :class:`IterableData`. Every element must already be a batch:
   ``(x, y[, sample_weight])`` (``x`` alone for predict), as in Keras; a re-iterable
-  dataset starts again each epoch, a one-shot generator continues.
+  dataset starts again each epoch, a one-shot generator continues. Streams are made into
+  batches on a background thread, ahead of the loop, when prefetching is on (by default on
+  accelerators: :mod:`kerasish.engine.prefetch`).
 
 Everything is checked on the host before any compute: numeric dtypes, matching
 sample counts, non-empty data, optionally finite values. grain, pandas and torch are
@@ -22,26 +24,19 @@ from __future__ import annotations
 import itertools
 import math
 import sys
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import numpy as np
 
 from kerasish import distribution as distribution_mod
-from kerasish.engine import batching, checks
+from kerasish.engine import batching, checks, prefetch
+from kerasish.engine.prefetch import Call
 from kerasish.errors import InputError
 from kerasish.utils.py_dataset import PyDataset
-
-
-class Call(NamedTuple):
-    """One call of a jitted step: its batch, how many steps it runs, whether fused, its real rows."""
-
-    batch: Any
-    steps: int
-    fused: bool
-    rows: int
 
 
 def _loaded_isinstance(x, module: str, *names: str) -> bool:
@@ -369,6 +364,7 @@ class IterableData:
         self.exhausted = False
         self.batch_size = None
         self._peeked = None
+        self._lock = threading.Lock()  # held while the user's iterator is advanced (see prefetch)
 
     @property
     def steps(self) -> int | None:
@@ -396,28 +392,15 @@ class IterableData:
     def calls(self, policy, maker: batching.BatchMaker, rng=None, start: int = 0, check=None) -> Iterator[Call]:
         """``Call``s over the stream (the first ``start`` batches skipped): k batches stacked into one
         fused call when they share a shape, else one call each. ``check(x, y)`` runs on every batch
-        but the first (checked before training)."""
-        batches = iter(self.batches(rng))
-        for _ in itertools.islice(batches, start):
-            pass
-        first = start == 0
-        while True:
-            k = policy.k
-            chunk = list(itertools.islice(batches, k))
-            if not chunk:
-                return
-            if check is not None:
-                for i, (bx, by, _) in enumerate(chunk):
-                    if not (first and i == 0):
-                        check(bx, by)
-            first = False
-            host = [maker.make(bx, by, bsw, pad_to=self.batch_size) for bx, by, bsw in chunk]
-            rows = [batching.num_rows(bx) for bx, _, _ in chunk]
-            if k == 1 or len(chunk) < k or not batching.same_shapes(host):
-                for batch, n in zip(host, rows):
-                    yield Call(batch, 1, False, n)
-            else:
-                yield Call(batching.stack(host), k, True, sum(rows))
+        but the first (checked before training). Made on a background thread and placed on the device, up
+        to :meth:`prefetch_depth` batches ahead, when that is not 0 (:mod:`kerasish.engine.prefetch`)."""
+        calls = prefetch.stream_calls(self.batches(rng), policy, maker, lambda: self.batch_size, start, check)
+        return prefetch.prefetched(calls, self.prefetch_depth(),
+                                   lambda: policy.k, lambda: not policy.probing, self._lock)
+
+    def prefetch_depth(self) -> int:
+        """Batches made ahead of the loop (``kerasish.config.set_prefetch``; 0: none, the default on the CPU)."""
+        return prefetch.depth()
 
     def _convert(self, item):
         x, y, sw = unpack_batch(item, self.allow_x_only, self.source, self.lists)
@@ -547,6 +530,10 @@ class PyDatasetData(IterableData):
             for _, future in pending:
                 future.cancel()
             pool.shutdown(wait=True)  # no fetch runs on while on_epoch_end changes the dataset
+
+    def prefetch_depth(self) -> int:
+        """The dataset's ``max_queue_size`` batches made ahead, when prefetching is on (see ``IterableData``)."""
+        return self.data.max_queue_size if prefetch.depth() > 0 else 0
 
     def on_epoch_end(self) -> None:
         self._in_epoch = False

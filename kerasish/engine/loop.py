@@ -98,10 +98,19 @@ def run(program: Program, calls: Iterable, box, callbacks: CallbackList, policy:
         should_stop: checked after each call (``model.stop_training``).
         on_output: ``(out, call)`` with each call's raw output (predict collects its outputs).
     """
-    kind = program.kind
+    try:
+        return _run_calls(program, calls, box, callbacks, policy, start, guard, after_call, should_stop, on_output)
+    finally:
+        close = getattr(calls, "close", None)
+        if close is not None:
+            close()  # a prefetching stream's thread stops now, however the loop ended
+
+
+def _run_calls(program, calls, box, callbacks, policy, step, guard, after_call, should_stop, on_output):
+    """:func:`run`'s loop, from batch ``step``."""
+    kind, last = program.kind, None
     begin_hook, end_hook = f"on_{kind}_batch_begin", f"on_{kind}_batch_end"
     wants_begin, wants_end = callbacks.wants(begin_hook), callbacks.wants(end_hook)
-    step, last = start, None
     for call in calls:
         if wants_begin and not call.fused:
             callbacks.call(begin_hook, step, {})
