@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import signal
 import sys
 import threading
@@ -113,20 +112,6 @@ def _one_line(message) -> str:
     return text if text.startswith("Invalid run config:") else " ".join(text.split())
 
 
-_STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
-
-
-def _storage_cause(exc: BaseException | None) -> OSError | None:
-    """The OSError of a failing write (no space, file-size limit, read-only) in ``exc``'s chain, if any."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
-            return exc
-        exc = exc.__cause__ or exc.__context__
-    return None
-
-
 class _ProcessGuards:
     """What ``kerasish run`` changes in its process so that a full disk ends in one line, not a traceback.
 
@@ -173,13 +158,13 @@ class _ProcessGuards:
 
     def _quiet(self, exc: BaseException | None, who: str) -> bool:
         """Report a background failure in one line (or not at all); False: not ours, the default hook runs."""
-        cause = _storage_cause(exc)
+        from kerasish.errors import storage_cause, storage_error
+
+        cause = storage_cause(exc)
         if self.failed is not None and isinstance(exc, OSError):
             return True  # the run's error line said it; this is the same disk failing again
         if cause is None:
             return False
-        from kerasish.errors import storage_error
-
         reason = str(storage_error(cause, "")).split(": ", 1)[-1].rstrip(".")
         with contextlib.suppress(OSError, ValueError):
             print(f"kerasish run: warning: a background write ({who}) failed: {reason}; what it had not written "

@@ -6,6 +6,8 @@ with a message naming the argument or layer and the values involved.
 
 from __future__ import annotations
 
+import errno as _errno
+
 
 class KerasishError(Exception):
     """Base class of every error kerasish raises on purpose."""
@@ -43,6 +45,21 @@ class StorageError(KerasishError, OSError):
 
     def __str__(self) -> str:
         return self.strerror or super().__str__()
+
+
+# errno values that only a write can cause: no space, quota, file-size limit, read-only file system.
+STORAGE_ERRNOS = (_errno.ENOSPC, _errno.EDQUOT, _errno.EFBIG, _errno.EROFS)
+
+
+def storage_cause(exc: BaseException | None) -> OSError | None:
+    """The OSError of a failing write (an errno in :data:`STORAGE_ERRNOS`) in ``exc``'s cause/context chain."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def storage_error(exc: BaseException, where: object, doing: str = "write") -> StorageError:

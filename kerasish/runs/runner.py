@@ -34,7 +34,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from kerasish.errors import ConfigError, KerasishError, StorageError, storage_error
+from kerasish.errors import STORAGE_ERRNOS, ConfigError, KerasishError, StorageError, storage_error
 from kerasish.runs.config import RunConfig, load_config, recipe_sections, to_yaml
 from kerasish.saving.files import atomic_write_bytes
 
@@ -164,10 +164,6 @@ def _creation_error(exc: OSError, path: Path) -> StorageError:
     return storage_error(exc, path, "create the run directory")
 
 
-# OS errors that only a write can cause: inside a run they are always a storage failure of the run's files.
-_STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
-
-
 def _as_storage_error(exc: BaseException, run_dir: Path) -> BaseException:
     """``exc`` as a StorageError when it is a failing write (in its ``__cause__`` chain too), else ``exc``.
 
@@ -185,7 +181,7 @@ def _as_storage_error(exc: BaseException, run_dir: Path) -> BaseException:
             return cause
         if isinstance(cause, OSError):
             filename = cause.filename
-            if cause.errno in _STORAGE_ERRNOS:
+            if cause.errno in STORAGE_ERRNOS:  # only a write causes these: a failure of the run's files
                 where = filename if filename is not None else run_dir.absolute()
                 return storage_error(cause, where, "write" if filename is not None else "write in")
             if cause.errno in (errno.EACCES, errno.EPERM) and filename is not None and _inside(
