@@ -22,6 +22,9 @@ What each does in kerasish:
   batches of a generator, iterable, grain or torch loader are made ahead of the step on a background thread and
   placed on the device (default None: 2 on an accelerator, 0 on the CPU; 0 turns it off for every stream). A
   PyDataset prefetches its ``max_queue_size`` instead. See ``kerasish.engine.prefetch``.
+* ``resident_data`` / ``set_resident_data`` (and ``KERASISH_RESIDENT_DATA``; kerasish additions): the largest
+  fraction of the device's memory that ``fit``'s training arrays may take to be placed on the device once and
+  gathered there by the fused steps (default None: 0.25; 0 turns it off). See ``kerasish.engine.resident``.
 * ``enable_unsafe_deserialization``: turns safe mode off for every later load (a ``Lambda``'s function
   must still come from ``custom_objects``: kerasish never loads code).
 """
@@ -57,8 +60,8 @@ __all__ = [
     "dtype_policy", "enable_flash_attention", "enable_interactive_logging", "enable_traceback_filtering",
     "enable_unsafe_deserialization", "epsilon", "floatx", "image_data_format", "is_flash_attention_enabled",
     "is_interactive_logging_enabled", "is_nnx_enabled", "is_traceback_filtering_enabled", "max_epochs",
-    "max_steps_per_epoch", "prefetch", "set_backend", "set_dtype_policy", "set_epsilon", "set_floatx",
-    "set_image_data_format", "set_max_epochs", "set_max_steps_per_epoch", "set_prefetch",
+    "max_steps_per_epoch", "prefetch", "resident_data", "set_backend", "set_dtype_policy", "set_epsilon", "set_floatx",
+    "set_image_data_format", "set_max_epochs", "set_max_steps_per_epoch", "set_prefetch", "set_resident_data",
 ]
 
 
@@ -79,7 +82,22 @@ def _env_prefetch() -> int | None:
     return value
 
 
+def _env_resident() -> float | None:
+    value = os.environ.get("KERASISH_RESIDENT_DATA")
+    if value is None or value == "":
+        return None
+    try:
+        fraction = float(value)
+    except ValueError:
+        fraction = -1.0
+    if not 0.0 <= fraction <= 1.0:
+        raise ConfigError("The environment variable KERASISH_RESIDENT_DATA must be a fraction in [0, 1] "
+                          f"(0 turns device-resident data off), got {value!r}.")
+    return fraction
+
+
 _PREFETCH = _env_prefetch()
+_RESIDENT = _env_resident()
 _MAX_EPOCHS: int | None = _env_int("KERAS_MAX_EPOCHS")
 _MAX_STEPS_PER_EPOCH: int | None = _env_int("KERAS_MAX_STEPS_PER_EPOCH")
 _FLASH_ATTENTION: bool | None = None
@@ -205,6 +223,29 @@ def set_prefetch(batches: int | None) -> None:
     if batches is not None and (isinstance(batches, bool) or not isinstance(batches, int) or batches < 0):
         raise ConfigError(f"set_prefetch takes None or an integer >= 0 (0 turns prefetching off), got {batches!r}.")
     _PREFETCH = batches
+
+
+def set_resident_data(fraction: float | None) -> None:
+    """Let ``fit`` place its training arrays on the device once when they take at most ``fraction`` of the
+    device's memory (on the CPU: of the memory the process may use); its fused calls then gather their batches
+    there (the epoch's shuffled order too) instead of gathering on the host and transferring every call. 0 turns
+    it off; None (the default) is 0.25. Also settable with ``KERASISH_RESIDENT_DATA``. A kerasish addition; see
+    ``kerasish.engine.resident``.
+
+    Raises:
+        ConfigError: for anything but None or a number in [0, 1].
+    """
+    global _RESIDENT
+    if fraction is not None and (isinstance(fraction, bool) or not isinstance(fraction, (int, float))
+                                 or not 0 <= fraction <= 1):
+        raise ConfigError(f"set_resident_data takes None or a fraction in [0, 1] (0 turns it off), got {fraction!r}.")
+    _RESIDENT = None if fraction is None else float(fraction)
+
+
+def resident_data() -> float | None:
+    """The largest fraction of device memory fit's arrays may take to be placed on the device, as set (None:
+    the default, 0.25; 0: off)."""
+    return _RESIDENT
 
 
 def prefetch() -> int | None:

@@ -33,7 +33,7 @@ import jax
 import numpy as np
 
 from kerasish import distribution as distribution_mod
-from kerasish.engine import batching, checks, prefetch
+from kerasish.engine import batching, checks, prefetch, resident
 from kerasish.engine.prefetch import Call
 from kerasish.errors import InputError
 from kerasish.utils.py_dataset import PyDataset
@@ -90,63 +90,11 @@ def _pandas_to_numpy(x, prefix: str) -> np.ndarray:
     return x.to_numpy()
 
 
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float, complex, np.number, np.bool_))
-
-
-def is_number_list(x) -> bool:
-    """A (nested) Python list/tuple of numbers, e.g. ``[[1., 2.], [3., 4.]]``: data, converted like an array
-    (Keras's ``np.asarray``), not a structure of inputs nor an iterable of batches. A list holding arrays is a
-    structure (one entry per input or output)."""
-    return isinstance(x, (list, tuple)) and len(x) > 0 and all(_is_number(v) or is_number_list(v) for v in x)
-
-
-def _ragged(x, prefix: str) -> InputError:
-    """The error for a nested list that is not rectangular: the row lengths at the first uneven level."""
-    level, depth = list(x), 1
-    while level:
-        lists = [isinstance(v, (list, tuple)) for v in level]
-        if not any(lists):
-            break
-        where = "rows" if depth == 1 else f"rows at depth {depth}"
-        if not all(lists):
-            return InputError(f"{prefix} is a nested list that mixes numbers and lists in its {where} (entry "
-                              f"{lists.index(not lists[0])}): give rows of equal length, or a NumPy array.")
-        lengths = [len(v) for v in level]
-        if len(set(lengths)) > 1:
-            shown = ", ".join(map(str, lengths[:10])) + (", …" if len(lengths) > 10 else "")
-            odd = next(i for i, n in enumerate(lengths) if n != lengths[0])
-            return InputError(f"{prefix} is a ragged nested list: its {where} have lengths [{shown}] ({len(lengths)} "
-                              f"rows; row {odd} is the first of another length than row 0). Pad them to one length, "
-                              "or give a NumPy array.")
-        level, depth = [c for v in level for c in v], depth + 1
-    return InputError(f"{prefix} is a nested list that cannot be converted to an array.")
-
-
-def _non_number(x, path: str = "") -> str | None:
-    """For a nested list of scalars of any kind (nothing else inside): where its first non-number is and what it
-    is, e.g. ``"[3][1] (None)"``; None for numbers only, or for a structure that is not such a list."""
-    if not isinstance(x, (list, tuple)) or not x:
-        return None
-    found = None
-    for i, v in enumerate(x):
-        if isinstance(v, (list, tuple)):
-            inner = _non_number(v, f"{path}[{i}]")
-            if inner is None and not is_number_list(v):
-                return None  # holds something else than scalars: a structure, not one nested list
-        elif not (_is_number(v) or isinstance(v, (str, bytes, type(None)))):
-            return None
-        else:
-            inner = None if _is_number(v) else f"{path}[{i}] ({v!r})"
-        found = found or inner
-    return found
-
-
 def is_array_struct(x) -> bool:
     """True for an array or a nested list of numbers, or a (nested) list/tuple/dict whose leaves are all arrays."""
     if x is None:
         return True
-    if is_array(x) or is_number_list(x):
+    if is_array(x) or checks.is_number_list(x):
         return True
     if isinstance(x, dict):
         return all(is_array_struct(v) for v in x.values())
@@ -161,7 +109,7 @@ def named_leaves(x, prefix: str) -> list[tuple[str, Any]]:
         return []
     if isinstance(x, dict):
         return [item for k, v in x.items() for item in named_leaves(v, f"{prefix}[{k!r}]")]
-    if isinstance(x, (list, tuple)) and not is_number_list(x):
+    if isinstance(x, (list, tuple)) and not checks.is_number_list(x):
         return [item for i, v in enumerate(x) for item in named_leaves(v, f"{prefix}[{i}]")]
     return [(prefix, x)]
 
@@ -173,11 +121,11 @@ def to_numpy_struct(x, prefix: str, check_finite: bool = False, where: str = "")
         return None
     if isinstance(x, dict):
         return {k: to_numpy_struct(v, f"{prefix}[{k!r}]", check_finite, where) for k, v in x.items()}
-    if is_number_list(x):
+    if checks.is_number_list(x):
         try:
             x = np.asarray(x)
         except ValueError:
-            raise _ragged(x, prefix) from None
+            raise checks.ragged_error(x, prefix) from None
     elif isinstance(x, (list, tuple)):
         return [to_numpy_struct(v, f"{prefix}[{i}]", check_finite, where) for i, v in enumerate(x)]
     if is_pandas(x):
@@ -208,6 +156,7 @@ def num_samples(named: list[tuple[str, np.ndarray]]) -> int:
 
 
 take = batching.take
+is_number_list = checks.is_number_list  # (the trainer tells validation tuples from lists of numbers)
 
 
 class ArrayData:
@@ -236,6 +185,8 @@ class ArrayData:
         self.batch_size = min(int(batch_size), -(-self.n // shards) * shards)
         self.shuffle = shuffle
         self.max_steps: int | None = None
+        self._residable: bool | None = None
+        self._placed = None  # (maker, device arrays): the arrays placed on the device by this fit's first epoch
 
     @property
     def steps(self) -> int:
@@ -250,17 +201,36 @@ class ArrayData:
         """``(x, y, sample_weight)`` to build the model from and check (for arrays: all of them)."""
         return self.x, self.y, self.sample_weight
 
+    @property
+    def residable(self) -> bool:
+        """Whether these arrays may live on the device for training (:mod:`kerasish.engine.resident`)."""
+        if self._residable is None:
+            self._residable = resident.eligible((self.x, self.y, self.sample_weight))
+        return self._residable
+
     def decision_key(self) -> tuple:
-        """What the ``steps_per_execution="auto"`` decision depends on: batch size and sample shapes."""
+        """What the ``steps_per_execution="auto"`` decision depends on: batch size, sample shapes, and whether
+        the arrays can live on the device."""
         shapes = tuple(tuple(np.shape(a)[1:]) for a in jax.tree.leaves(self.x))
-        return (self.batch_size, shapes, jax.default_backend())
+        return (self.batch_size, shapes, jax.default_backend()) + (("resident",) if self.residable else ())
+
+    def _on_device(self, source, maker: batching.BatchMaker):
+        """The packed training arrays on the device, placed at the first epoch of a fit (this adapter's)."""
+        if self._placed is None or self._placed[0] is not maker:
+            self._placed = (maker, resident.place(batching.pack_x_y_sample_weight(*source)))
+        return self._placed[1]
 
     def on_epoch_end(self) -> None:
         """Called by the loops after each pass over the data."""
 
     def calls(self, policy, maker: batching.BatchMaker, rng: np.random.Generator | None = None, start: int = 0,
-              check=None, offset: int = 0) -> Iterator[Call]:
+              check=None, offset: int = 0, on_device: bool = False) -> Iterator[Call]:
         """The epoch's calls from batch ``start``: one gather per call.
+
+        ``on_device`` (fit, with a program that can run resident calls): when the arrays are
+        :attr:`residable`, fused calls of full batches gather on the device instead
+        (:mod:`kerasish.engine.resident`; the same rows in the same order); only a short last batch
+        and single steps are made on the host.
 
         ``offset``: the epoch's first sample (in its data order), when it lies inside batch ``start``
         (a resume whose backup used another batch size): the first call is that batch's rest alone, a
@@ -277,11 +247,22 @@ class ArrayData:
         order = rng.permutation(n) if (self.shuffle and rng is not None) else None
         dist = distribution_mod.distribution()
         total, step = self.steps, start
+        full = min(total, n // size)  # the epoch's full batches: a resident call runs only those
+        placed = None  # (device arrays, device order), made when the first fused call is (the probe may fuse later)
+        on_device = on_device and self.residable
         while step < total:
             k = policy.k if total - step >= policy.k else 1
             first, stop = step * size, min((step + k) * size, n)
             if step == start and offset > first:  # the rest of the batch the resumed position lies in
                 k, first, stop = 1, offset, min((step + 1) * size, n)
+            elif on_device and policy.k > 1 and full - step >= policy.k:
+                # whole k-step calls of full batches, as the host path makes them (its later calls the same)
+                count = min(full - step, policy.call_steps) // policy.k * policy.k
+                if placed is None:
+                    placed = (self._on_device(source, maker), resident.order_on_device(order, n))
+                yield Call(resident.Placed(*placed, first, count, size, full), count, True, count * size, True)
+                step += count
+                continue
             short = stop - first < k * size  # holds the epoch's partial last batch
             if k > 1 and short and not maker.pad:
                 k, stop = 1, min((step + 1) * size, n)  # a custom step's batches are never padded
@@ -553,7 +534,7 @@ def make_data(x, y=None, sample_weight=None, batch_size=None, shuffle=False, ste
     if x is None:
         raise InputError("No data: x is None.")
     for arg, value in (("x", x), ("y", y), ("sample_weight", sample_weight)):
-        bad = _non_number(value)
+        bad = checks.first_non_number(value)
         if bad is not None:
             raise InputError(f"{arg} is a nested list holding a non-number at {arg}{bad}; data given as lists must "
                              "hold numbers only (or give a NumPy array).")

@@ -412,3 +412,56 @@ def check_class_weight(model, class_weight, compile_loss) -> None:
         ok = isinstance(weight, (int, float, np.integer, np.floating)) and not isinstance(weight, bool)
         if not ok or not np.isfinite(weight) or weight < 0:
             raise InputError(f"class_weight[{key!r}] must be a finite non-negative number, got {weight!r}.")
+
+
+# -- nested lists of numbers: Keras converts them with np.asarray ------------------------------------------
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, complex, np.number, np.bool_))
+
+
+def is_number_list(x) -> bool:
+    """A (nested) Python list/tuple of numbers, e.g. ``[[1., 2.], [3., 4.]]``: data, converted like an array
+    (Keras's ``np.asarray``), not a structure of inputs nor an iterable of batches. A list holding arrays is a
+    structure (one entry per input or output)."""
+    return isinstance(x, (list, tuple)) and len(x) > 0 and all(_is_number(v) or is_number_list(v) for v in x)
+
+
+def ragged_error(x, prefix: str) -> InputError:
+    """The error for a nested list that is not rectangular: the row lengths at the first uneven level."""
+    level, depth = list(x), 1
+    while level:
+        lists = [isinstance(v, (list, tuple)) for v in level]
+        if not any(lists):
+            break
+        where = "rows" if depth == 1 else f"rows at depth {depth}"
+        if not all(lists):
+            return InputError(f"{prefix} is a nested list that mixes numbers and lists in its {where} (entry "
+                              f"{lists.index(not lists[0])}): give rows of equal length, or a NumPy array.")
+        lengths = [len(v) for v in level]
+        if len(set(lengths)) > 1:
+            shown = ", ".join(map(str, lengths[:10])) + (", …" if len(lengths) > 10 else "")
+            odd = next(i for i, n in enumerate(lengths) if n != lengths[0])
+            return InputError(f"{prefix} is a ragged nested list: its {where} have lengths [{shown}] ({len(lengths)} "
+                              f"rows; row {odd} is the first of another length than row 0). Pad them to one length, "
+                              "or give a NumPy array.")
+        level, depth = [c for v in level for c in v], depth + 1
+    return InputError(f"{prefix} is a nested list that cannot be converted to an array.")
+
+
+def first_non_number(x, path: str = "") -> str | None:
+    """For a nested list of scalars of any kind (nothing else inside): where its first non-number is and what it
+    is, e.g. ``"[3][1] (None)"``; None for numbers only, or for a structure that is not such a list."""
+    if not isinstance(x, (list, tuple)) or not x:
+        return None
+    found = None
+    for i, v in enumerate(x):
+        if isinstance(v, (list, tuple)):
+            inner = first_non_number(v, f"{path}[{i}]")
+            if inner is None and not is_number_list(v):
+                return None  # holds something else than scalars: a structure, not one nested list
+        elif not (_is_number(v) or isinstance(v, (str, bytes, type(None)))):
+            return None
+        else:
+            inner = None if _is_number(v) else f"{path}[{i}] ({v!r})"
+        found = found or inner
+    return found

@@ -1,7 +1,7 @@
 """Fused multi-step execution: k training steps in one jitted call, and the policy that picks k.
 
 On small models a step's time is mostly Python dispatch, so running k steps as
-one ``lax.scan`` over a stacked super-batch wins; on CPU convolutions a scanned
+one jitted loop over a stacked super-batch wins; on CPU convolutions a scanned
 loop is slower than a host loop of single steps. ``steps_per_execution="auto"``
 therefore measures: it times a few single steps after the first (compiling)
 one, and only if a step is short, and the steps left could repay a second
@@ -22,21 +22,31 @@ import time
 from collections.abc import Mapping
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
 def make_multi_step(step_fn):
-    """``(state, stacked_batches) -> (state, stacked_logs)``: a ``lax.scan`` of ``step_fn`` over k batches.
+    """``(state, stacked_batches) -> (state, stacked_logs)``: ``step_fn`` over k stacked batches in one call.
 
     A stacked batch without a mask (full batches, the usual case) reaches the step with ``mask=None``, as a
-    single full batch does.
+    single full batch does. The loop is the one resident calls run (:func:`kerasish.engine.resident.step_loop`),
+    fed by indexing the stacked batches: XLA compiles the step alike in both, and their results agree to the bit.
     """
-
-    def body(state, batch):
-        return step_fn(state, batch)  # a stacked batch without a mask: full batches, as a single step sees them
+    from kerasish.engine.resident import step_loop
 
     def multi_step(state, batches):
-        return jax.lax.scan(body, state, batches)
+        data, mask = batches
+        k = jax.tree.leaves(data)[0].shape[0]
+
+        size = jax.tree.leaves(data)[0].shape[1]
+
+        def batch(i):  # a gather, as a resident call's: a slice fused into the step could sum in another order
+            rows = i * size + jnp.arange(size)
+            return jax.tree.map(lambda a: jnp.take(a.reshape((-1,) + a.shape[2:]), rows, axis=0, mode="clip"),
+                                (data, mask))
+
+        return step_loop(step_fn, state, batch, k, k)
 
     return multi_step
 
@@ -121,11 +131,14 @@ class AutoSteps:
     best_saving = 0.9
     fused_compile_ratio = 0.8
 
-    def __init__(self, fixed: int | None = None, max_steps: int | None = None):
+    def __init__(self, fixed: int | None = None, max_steps: int | None = None, auto: bool = False,
+                 even: bool = False):
         self.k = fixed or 1
         self.fixed = fixed
+        self.auto = auto or fixed is None  # "auto" chose k (here, or a remembered decision): not the user
         self.phase = "done" if fixed else "single"
         self.max_steps = max_steps
+        self.even = even  # split max_steps into equal fused calls (evaluate, predict: no single-step tail)
         self.single_step_s: float | None = None
         self.compile_s = 0.0       # the single program's compilation, measured (or remembered)
         self.candidate = 1         # the k a waiting policy probes once fusing can pay
@@ -144,6 +157,17 @@ class AutoSteps:
     @property
     def probing(self) -> bool:
         return self.phase in ("single", "fused")
+
+    @property
+    def call_steps(self) -> int:
+        """The most steps a call gathering its batches on the device runs: ``k`` while probing or when the user
+        fixed it (Keras's ``steps_per_execution``); once "auto" has chosen to fuse, :data:`LONG_CALL_FACTOR`
+        times more (a whole epoch, for most: its one compiled program serves any number of steps)."""
+        from kerasish.engine.resident import LONG_CALL_FACTOR
+
+        if self.auto and self.phase == "done" and self.k > 1:
+            return self.k * LONG_CALL_FACTOR
+        return self.k
 
     @property
     def measured(self) -> bool:
@@ -204,6 +228,8 @@ class AutoSteps:
             k = int(min(self.max_k, max(4, k)))
             if self.max_steps is not None:
                 k = max(2, min(k, self.max_steps))
+                if self.even:  # 60 steps at k=32: two calls of 30 rather than one of 32 and 28 single steps
+                    k = max(2, self.max_steps // math.ceil(self.max_steps / k))
         left = None if self._budget is None else max(0, self._budget - self._steps)
         # every process runs the same programs: process 0's choice, a waiting one sent as -k
         code = _agreed(k if k == 1 or self._pays(left) else -k)
@@ -222,7 +248,7 @@ class AutoSteps:
                 "single_step_s": self.single_step_s, "compile_s": self.compile_s}
 
     @classmethod
-    def from_record(cls, record, max_steps: int | None = None) -> AutoSteps | None:
+    def from_record(cls, record, max_steps: int | None = None, even: bool = False) -> AutoSteps | None:
         """The policy a stored :meth:`record` describes, or None if it is not one (read defensively)."""
         if not isinstance(record, Mapping) or record.get("phase") not in ("done", "waiting"):
             return None
@@ -232,7 +258,7 @@ class AutoSteps:
             return None
         if not all(isinstance(v, (int, float)) and math.isfinite(v) and v >= 0 for v in (step, compile_s)):
             return None
-        policy = cls(max_steps=max_steps)
+        policy = cls(max_steps=max_steps, even=even)
         policy.phase, policy.single_step_s, policy.compile_s = record["phase"], float(step), float(compile_s)
         policy.k, policy.candidate = (k, candidate) if policy.phase == "done" else (1, candidate)
         return policy

@@ -2,8 +2,9 @@
 
 :func:`program` builds (once per compile, model structure and distribution) the :class:`Program`
 of one kind: the model's Keras-form step wrapped by ``steps`` (and ``compile``'s features),
-jitted as a single step and as a fused ``lax.scan`` of k steps. A training step donates its
-state (the loop keeps only the new one). Under a ``kerasish.distribution`` the steps are jitted
+jitted as a single step and as a fused loop of k steps (and, for training, a loop over arrays on
+the device: :mod:`~kerasish.engine.resident`). A training step donates its state (the loop keeps
+only the new one). Under a ``kerasish.distribution`` the steps are jitted
 with the distribution's shardings (:class:`ShardedStep`); XLA partitions them and adds the
 collectives.
 """
@@ -16,7 +17,7 @@ import jax
 import numpy as np
 
 from kerasish import distribution as distribution_mod
-from kerasish.engine import compilation_cache, steps
+from kerasish.engine import compilation_cache, resident, steps
 from kerasish.engine import state as state_mod
 from kerasish.engine.fused import make_multi_predict, make_multi_step
 from kerasish.engine.state import TrainState
@@ -26,8 +27,8 @@ class Program:
     """The step functions of one kind: ``single(state, batch)`` and ``fused(state, stacked)``, both
     returning ``(state, out)``; ``out`` is logs (train, test) or outputs (predict)."""
 
-    def __init__(self, kind: str, single: Callable, fused: Callable | None):
-        self.kind, self.single, self.fused = kind, single, fused
+    def __init__(self, kind: str, single: Callable, fused: Callable | None, resident: Callable | None = None):
+        self.kind, self.single, self.fused, self.resident = kind, single, fused, resident
 
 
 class ShardedStep:
@@ -127,7 +128,9 @@ def program(model, kind: str) -> Program:
         fused_fn = jax.jit(fused, donate_argnums=0 if donate else ())
     if kind == "predict":
         single_fn, fused_fn = _with_state(single_fn), _with_state(fused_fn)
-    result = Program(kind, single_fn, fused_fn)
+    # training calls over arrays on the device (one device, one process: a distribution keeps the host path)
+    on_device = resident.make_resident(single) if kind == "train" and not run_eagerly and dist is None else None
+    result = Program(kind, single_fn, fused_fn, on_device)
     engine.functions[key] = result
     return result
 

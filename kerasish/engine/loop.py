@@ -80,7 +80,11 @@ def _batch_logs(kind: str, out, fused: bool, n: int) -> list:
     if kind == "predict":
         if not fused:
             return [{"outputs": out}]
-        return [{"outputs": jax.tree.map(lambda a, i=i: a[i], out)} for i in range(n)]
+        from kerasish.distribution import is_global
+
+        # one copy, sliced on the host (indexing a device array runs a program); arrays over several processes stay
+        host = jax.tree.map(lambda a: a if is_global(a) else np.asarray(a), out)
+        return [{"outputs": jax.tree.map(lambda a, i=i: a[i], host)} for i in range(n)]
     if not fused:
         return [out]
     stacked = StackedLogs(out)
@@ -115,7 +119,7 @@ def _run_calls(program, calls, box, callbacks, policy, step, guard, after_call, 
         if wants_begin and not call.fused:
             callbacks.call(begin_hook, step, {})
         policy.before_call()
-        fn = program.fused if call.fused else program.single
+        fn = program.resident if call.resident else program.fused if call.fused else program.single
         if guard is not None:
             guard.critical = True
         try:
@@ -237,8 +241,10 @@ def fit(model, data, validation, *, program: Program, policy: AutoSteps, callbac
                     callbacks.call("on_run_call_end", run_state, n_steps)
 
                 # a resume at a sample position (another batch size) starts within batch `start` (arrays only)
-                calls = data.calls(policy, maker, rng, start, check, offset=offset) if offset else \
-                    data.calls(policy, maker, rng, start, check)
+                extra = {"offset": offset} if offset else {}
+                if program.resident is not None and getattr(data, "residable", False):
+                    extra["on_device"] = True  # arrays that fit: fused calls gather on the device
+                calls = data.calls(policy, maker, rng, start, check, **extra)
                 logs = run(program, calls, live, callbacks, policy,
                            start=start, guard=guard, after_call=after_call,
                            should_stop=lambda: model.stop_training)

@@ -50,12 +50,14 @@ from kerasish.engine import batching
 
 
 class Call(NamedTuple):
-    """One call of a jitted step: its batch, how many steps it runs, whether fused, its real rows."""
+    """One call of a jitted step: its batch, how many steps it runs, whether fused, its real rows, and whether
+    its batches are gathered on the device (``batch`` is then a :class:`kerasish.engine.resident.Placed`)."""
 
     batch: Any
     steps: int
     fused: bool
     rows: int
+    resident: bool = False
 
 
 def stream_calls(batches: Iterator, policy, maker: batching.BatchMaker, pad_to: Callable[[], int | None],

@@ -19,6 +19,7 @@ from kerasish.engine import adapters, batching, checks, compilation_cache, jit, 
 from kerasish.engine import state as state_mod
 from kerasish.engine.compile_utils import CompileSetup, check_metric_names, target_shapes_of
 from kerasish.engine.fused import AutoSteps, persisted_key
+from kerasish.engine.outputs import PredictOutputs
 from kerasish.engine.stateless import StatelessTrainer
 from kerasish.errors import ConfigError, InputError, NotCompiledError
 
@@ -62,8 +63,8 @@ class Trainer(StatelessTrainer):
             metrics: names or metric objects; for several outputs a list per output or a dict.
             weighted_metrics: like ``metrics``, but weighted by ``sample_weight``/``class_weight``.
             run_eagerly: if True, steps run without ``jax.jit`` (for debugging).
-            steps_per_execution: how many training steps run in one jitted call (a ``lax.scan`` over
-                that many stacked batches). ``"auto"`` (the default) times the first calls on this
+            steps_per_execution: how many training steps run in one jitted call (a loop over that
+                many batches). ``"auto"`` (the default) times the first calls on this
                 device and model and fuses only when it is faster; an int forces it (1: no fusing).
                 Batch callbacks still see every batch's logs.
             jit_compile: accepted for Keras compatibility (steps are always jitted unless run_eagerly).
@@ -250,7 +251,10 @@ class Trainer(StatelessTrainer):
             return AutoSteps(fixed=setting)
         if not self._pads(kind):
             return AutoSteps(fixed=1)
-        return self._auto(kind, data, None if data.steps is None else data.steps * epochs)
+        # evaluate and predict are taken to repeat (validation every epoch, prediction loops): their probe never
+        # waits for a call long enough to repay the fused program, and it splits a call into even fused calls
+        total = None if (data.steps is None or kind != "train") else data.steps * epochs
+        return self._auto(kind, data, total)
 
     def _auto(self, kind: str, data, total_steps: int | None) -> AutoSteps:
         """The remembered decision (in memory, else in the compilation cache's directory), or the probe under
@@ -259,15 +263,17 @@ class Trainer(StatelessTrainer):
         key = (kind,) + data.decision_key()
         entry = engine.steps_decisions.get(key)
         if isinstance(entry, int):
-            return AutoSteps(fixed=entry)
+            return AutoSteps(fixed=entry, auto=True)
         if entry is None:
             store_key = None if compilation_cache.decisions_path() is None else \
                 persisted_key(self, engine.setup, kind, data.decision_key())
             record = None if store_key is None else compilation_cache.load_decision(store_key)
-            entry = AutoSteps.from_record(record, max_steps=data.steps) or AutoSteps(max_steps=data.steps)
+            even = kind != "train"
+            entry = AutoSteps.from_record(record, max_steps=data.steps, even=even) or \
+                AutoSteps(max_steps=data.steps, even=even)
             if entry.measured:
                 engine.steps_decisions[key] = entry.k
-                return AutoSteps(fixed=entry.k)
+                return AutoSteps(fixed=entry.k, auto=True)
             entry.store_key = store_key
             engine.steps_decisions[key] = entry
         entry.start(total_steps)
@@ -431,8 +437,6 @@ class Trainer(StatelessTrainer):
 
         ``check_finite=True`` refuses NaN/inf in the inputs (arrays in one pass, streamed batches as they
         come); off by default, as in :meth:`evaluate`: predicting changes nothing and a NaN shows in the output."""
-        from kerasish import distribution as distribution_mod
-
         checks.check_steps("steps", steps)
         checks.check_verbose(verbose)
         data = adapters.make_data(x, None, None, batch_size, False, steps, allow_x_only=True,
@@ -447,24 +451,17 @@ class Trainer(StatelessTrainer):
         program = jit.program(self, "predict")
         variables = jit.state_variables(self, "predict")
         box = loop.Box(jit.initial_state(self, "predict", variables))
-        outputs = []
-
-        def keep(out, call):
-            if call.fused:
-                out = jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:]), out)
-            outputs.append(jax.tree.map(lambda a: distribution_mod.to_host(a)[:call.rows]
-                                        if distribution_mod.is_global(a) else a[:call.rows], out))
-
+        outputs = PredictOutputs()  # each call's output stays on the device until the last call is dispatched
         cbl.call("on_predict_begin", {})
         check = (lambda bx, by: checks.check_x(self, bx))
         loop.run(program, data.calls(policy, batching.BatchMaker(self._pads("predict")), check=check), box, cbl,
-                 policy, on_output=keep)
+                 policy, on_output=outputs.keep)
         data.on_epoch_end()
         self._remember("predict", data, policy)
-        if not outputs:
+        if not len(outputs):
             raise InputError("predict() got no batches.")
         cbl.call("on_predict_end", {})
-        return jax.tree.map(lambda *parts: np.concatenate([np.asarray(p) for p in parts], axis=0), *outputs)
+        return outputs.join()
 
     # -- single batches ------------------------------------------------------------------------------
     def _single_batch(self, x, y, sample_weight, kind: str, check_finite=None):
