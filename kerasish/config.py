@@ -24,7 +24,8 @@ What each does in kerasish:
   PyDataset prefetches its ``max_queue_size`` instead. See ``kerasish.engine.prefetch``.
 * ``resident_data`` / ``set_resident_data`` (and ``KERASISH_RESIDENT_DATA``; kerasish additions): the largest
   fraction of the device's memory that ``fit``'s training arrays may take to be placed on the device once and
-  gathered there by the fused steps (default None: 0.25; 0 turns it off). See ``kerasish.engine.resident``.
+  gathered there by the fused steps (default None: 0.25 on an accelerator, 0 (off) on the CPU, where it
+  measured slower). See ``kerasish.engine.resident``.
 * ``enable_unsafe_deserialization``: turns safe mode off for every later load (a ``Lambda``'s function
   must still come from ``custom_objects``: kerasish never loads code).
 """
@@ -229,7 +230,9 @@ def set_resident_data(fraction: float | None) -> None:
     """Let ``fit`` place its training arrays on the device once when they take at most ``fraction`` of the
     device's memory (on the CPU: of the memory the process may use); its fused calls then gather their batches
     there (the epoch's shuffled order too) instead of gathering on the host and transferring every call. 0 turns
-    it off; None (the default) is 0.25. Also settable with ``KERASISH_RESIDENT_DATA``. A kerasish addition; see
+    it off; None (the default) is 0.25 on an accelerator and 0 on the CPU (there XLA's gather inside the
+    loop measured slower than NumPy's, which JAX's asynchronous dispatch overlaps with the steps: the tiny
+    MLP at 0.85-0.9x). Also settable with ``KERASISH_RESIDENT_DATA``. A kerasish addition; see
     ``kerasish.engine.resident``.
 
     Raises:
@@ -244,7 +247,7 @@ def set_resident_data(fraction: float | None) -> None:
 
 def resident_data() -> float | None:
     """The largest fraction of device memory fit's arrays may take to be placed on the device, as set (None:
-    the default, 0.25; 0: off)."""
+    the default, 0.25 on an accelerator, 0 on the CPU; 0: off)."""
     return _RESIDENT
 
 

@@ -2,8 +2,10 @@
 
 On the host path every fused call gathers its k batches from the NumPy arrays (the epoch's shuffled
 order), stacks them and transfers them: where a step is short, that gather and transfer bound the call.
-When the arrays fit a fraction of the device's memory (:func:`kerasish.config.set_resident_data`; 0.25 by
-default; on the CPU, of the memory the process may use), ``fit`` places them (and the sample weights,
+When the arrays fit a fraction of the device's memory (:func:`kerasish.config.set_resident_data`; by
+default 0.25 on an accelerator and off on the CPU, where it measured slower: XLA's gather inside the
+loop costs more than NumPy's, which JAX's asynchronous dispatch overlaps with the steps on another core;
+tiny MLP 0.85-0.9x), ``fit`` places them (and the sample weights,
 class weights folded in) on the device once, and each epoch's order (the same NumPy permutation the host
 path draws) as one int32 vector. A resident call is then ``(state, (arrays, order, first, count))``: one
 jitted loop of ``count`` steps, each gathering its batch's rows ``order[first + i*size : ... + size]`` on
@@ -29,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-DEFAULT_FRACTION = 0.25
+DEFAULT_FRACTION = 0.25  # on an accelerator (the CPU's default is 0: see above)
 LONG_CALL_FACTOR = 32  # an "auto" resident call runs at most this many times the probe's k
 
 
@@ -50,7 +52,9 @@ def fraction() -> float:
     from kerasish import config
 
     value = config.resident_data()
-    return DEFAULT_FRACTION if value is None else value
+    if value is None:
+        return 0.0 if jax.default_backend() == "cpu" else DEFAULT_FRACTION
+    return value
 
 
 def device_memory() -> int:

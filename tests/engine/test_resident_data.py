@@ -1,6 +1,7 @@
 """Device-resident training data (kerasish.engine.resident).
 
-The oracle is the same fit on the host path (``kerasish.config.set_resident_data(0)``): the same weights and
+Arrays live on the device by default on accelerators only; here (CPU) the tests ask for it with
+``set_resident_data(0.25)``. The oracle is the same fit on the host path (``set_resident_data(0)``): the same weights and
 history, bit for bit, with shuffling, sample and class weights, several inputs, short last batches,
 ``steps_per_epoch`` and the auto policy. Then: what is placed and when, how long the calls are, and the budget.
 """
@@ -39,6 +40,9 @@ def placements(monkeypatch):
     return count
 
 
+ON = 0.25
+
+
 def _data(n, inputs=1, seed=0):
     rng = np.random.default_rng(seed)
     xs = [rng.normal(size=(n, 5)).astype("float32") for _ in range(inputs)]
@@ -53,7 +57,7 @@ def _model(inputs=1):
     return kerasish.Model(ins, layers.Dense(3)(h))
 
 
-def _fit(fraction, *, inputs=1, n=200, spe=4, epochs=3, callbacks=(), **fit_kwargs):
+def _fit(fraction, *, inputs=1, n=200, spe=4, epochs=2, callbacks=(), **fit_kwargs):
     kerasish.config.set_resident_data(fraction)
     try:
         kerasish.utils.set_random_seed(0)
@@ -78,7 +82,7 @@ def _fit(fraction, *, inputs=1, n=200, spe=4, epochs=3, callbacks=(), **fit_kwar
 def test_resident_fit_is_bitwise_the_host_fit(case, placements):
     host_weights, host_history = _fit(0.0, **dict(case))
     assert not placements  # the oracle ran on the host
-    weights, history = _fit(None, **dict(case))
+    weights, history = _fit(ON, **dict(case))
     assert placements, "the resident path was not taken"
     assert history == host_history
     assert all(np.array_equal(a, b) for a, b in zip(weights, host_weights, strict=True))
@@ -95,7 +99,7 @@ def test_fused_steps_match_single_steps_to_the_bit():
 
 def test_arrays_are_placed_once_per_fit_and_calls_are_whole_k_chunks(placements):
     calls = Calls()
-    _fit(None, n=200, spe=4, epochs=3, callbacks=[calls])
+    _fit(ON, n=200, spe=4, epochs=3, callbacks=[calls])
     assert len(placements) == 1
     # 13 steps an epoch: 12 full batches as three resident calls of 4, the short last batch as a host step
     assert calls.steps == [4, 4, 4, 1] * 3
@@ -105,8 +109,8 @@ def test_unweighted_arrays_are_placed_as_x_and_y_only(monkeypatch):
     placed = []
     original = resident.place
     monkeypatch.setattr(resident, "place", lambda tree: placed.append(len(tree)) or original(tree))
-    _fit(None, epochs=1)
-    _fit(None, epochs=1, sample_weight=np.ones(200, "float32"))
+    _fit(ON, epochs=1)
+    _fit(ON, epochs=1, sample_weight=np.ones(200, "float32"))
     assert placed == [2, 3]
 
 
@@ -121,7 +125,7 @@ def test_auto_runs_long_resident_calls_once_fusing_has_won(monkeypatch, placemen
     host_weights, host_history = _fit(0.0, n=16 * 75, spe="auto", epochs=3)
     assert not placements
     calls = Calls()
-    weights, history = _fit(None, n=16 * 75, spe="auto", epochs=3, callbacks=[calls])
+    weights, history = _fit(ON, n=16 * 75, spe="auto", epochs=3, callbacks=[calls])
     assert history == host_history  # the host path ran calls of 4: the same steps, bit for bit
     assert all(np.array_equal(a, b) for a, b in zip(weights, host_weights, strict=True))
     epochs, done = [[]], 0
@@ -141,14 +145,23 @@ def test_a_user_steps_per_execution_keeps_its_calls():
     assert fused.AutoSteps(fixed=1, auto=True).call_steps == 1
 
 
+def test_the_default_is_on_for_accelerators_only(monkeypatch):
+    kerasish.config.set_resident_data(None)
+    assert resident.fraction() == 0.0  # (these tests run on the CPU)
+    monkeypatch.setattr(resident.jax, "default_backend", lambda: "gpu")
+    assert resident.fraction() == resident.DEFAULT_FRACTION
+
+
 def test_data_over_the_budget_stays_on_the_host(monkeypatch, placements):
+    monkeypatch.setattr(kerasish.config, "_RESIDENT", ON)
     monkeypatch.setattr(resident, "device_memory", lambda: 1000)
     x, y = _data(200)
     assert not adapters.ArrayData(x, y).residable  # 200 * 5 * 4 bytes > 0.25 * 1000
-    _fit(None)
-    assert not placements
     monkeypatch.setattr(resident, "device_memory", lambda: 10**6)
     assert adapters.ArrayData(x, y).residable
+    monkeypatch.setattr(resident, "device_memory", lambda: 1000)
+    _fit(ON)
+    assert not placements
 
 
 def test_the_setting_is_validated(monkeypatch):
