@@ -8,6 +8,10 @@ Spec keys: ``workload``, ``variant``, ``mode`` (``"throughput"``, ``"first_step"
 ``"probe"``), ``samples``, ``epochs``, ``cache_dir`` (``None``: persistent compilation
 cache off).
 
+A Keras variant's child imports only ``jax``, ``numpy``, ``keras`` and this package's ``workloads``
+(which imports its frameworks lazily): the ``keras_nightly`` variants run it with the Python of a venv
+that has ``keras-nightly`` and nothing of kerasish's (``benchmarks/nightly.py``).
+
 Timing conventions (all ``time.perf_counter``):
 
 * ``t0`` is taken after imports, data generation and JAX backend start-up, just before
@@ -44,7 +48,7 @@ def _versions() -> dict:
     from importlib import metadata
 
     out = {"python": sys.version.split()[0]}
-    for pkg in ("jax", "jaxlib", "flax", "optax", "keras", "numpy", "kerasish"):
+    for pkg in ("jax", "jaxlib", "flax", "optax", "keras", "keras-nightly", "numpy", "kerasish"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -245,6 +249,11 @@ def measure(spec: dict) -> dict:
            "epochs": epochs, "first_step_s": res.get("first_s"), "samples_per_s": None, "timed_seconds": None,
            "peak_rss_mb": _peak_rss_mb(), "base_rss_mb": base_rss, "device_peak_mb": _device_peak_mb(),
            "device": device, "cache": cache, "loadavg_start": load_start, "loadavg_end": os.getloadavg()}
+    if variant.startswith("keras") and not variant.startswith("kerasish"):
+        import keras
+
+        out["keras_version"] = keras.__version__  # 3.15 here, 3.16 dev in the nightly venv
+    out["python"] = sys.executable
     cache["dir_at_end"] = jax.config.jax_compilation_cache_dir
     cache["enabled_at_end"] = bool(jax.config.jax_enable_compilation_cache)
     ends = res.get("ends")

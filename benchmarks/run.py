@@ -6,7 +6,9 @@ Usage::
 
 Every measurement runs in its own subprocess (``benchmarks.child``); repeat ``r`` runs every
 variant of a workload in turn (rotating the order), so slow drifts of the machine spread over
-all variants. Tables report medians over the repeats. See ``benchmarks/README.md``.
+all variants. Tables report medians over the repeats. The ``keras_nightly*`` variants run their
+subprocesses with the Python of the Keras nightly venv (``benchmarks/nightly.py``) and are skipped, with the
+reason printed, when there is none. See ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,22 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 TRAIN_VARIANTS = ["kerasish", "hw_step", "hw_scan_epoch", "hw_fused64", "keras", "keras_spe32"]
 INFER_VARIANTS = ["kerasish", "hw_step", "hw_scan_epoch", "hw_fused64", "keras", "keras_spe32"]
+# Keras nightly (3.16 dev) from its own venv (benchmarks/nightly.py): in the default list when that venv is
+# found, skipped with a printed reason when it is not. Reported at its best steps_per_execution of these.
+NIGHTLY_VARIANTS = ["keras_nightly_spe32", "keras_nightly_spe128"]
 IN_PROCESS = False  # set by --in-process
+NIGHTLY_PYTHON: str | None = None  # the nightly venv's Python, set by main when a nightly variant runs
+
+
+def is_nightly(variant: str) -> bool:
+    """``keras_nightly`` (steps_per_execution=1) or ``keras_nightly_speK``."""
+    return variant == "keras_nightly" or (variant.startswith("keras_nightly_spe")
+                                          and variant.removeprefix("keras_nightly_spe").isdigit())
+
+
+def is_keras(variant: str) -> bool:
+    """A Keras variant (3.15 from this environment, or nightly)."""
+    return variant.startswith("keras") and not variant.startswith("kerasish")
 
 
 def auto_probe_steps() -> int:
@@ -68,7 +85,22 @@ def label(variant: str, task: str) -> str:
         return f"kerasish {'fit' if task == 'train' else task}, iterable" + (f", pf={depth}" if depth else "")
     if variant.startswith("kerasish_spe"):
         return f"kerasish steps_per_execution={variant.rsplit('_spe', 1)[1]}"
+    if is_nightly(variant):
+        what = "fit" if task == "train" else task
+        spe = variant.removeprefix("keras_nightly").removeprefix("_spe")
+        return f"Keras nightly {what} " + (f"spe={spe}" if spe else "(defaults)")
     return variant
+
+
+def check_variants(names: list[str]) -> list[str]:
+    """The ``--variants`` names, validated (unknown names are an error, not silently dropped)."""
+    known = set(TRAIN_VARIANTS) | set(INFER_VARIANTS)
+    bad = [v for v in names if not (v in known or is_nightly(v) or v.startswith("kerasish_gen")
+                                    or (v.startswith("kerasish_spe") and v.removeprefix("kerasish_spe").isdigit()))]
+    if bad:
+        raise SystemExit(f"unknown variant(s) {bad}; choose from {sorted(known)}, keras_nightly, keras_nightly_speK, "
+                         "kerasish_speK, kerasish_gen, kerasish_gen_pfN")
+    return names
 
 
 def needs_first_step_run(variant: str, task: str) -> bool:
@@ -121,7 +153,11 @@ def run_in_process(spec: dict) -> dict:
 
 def run_child(spec: dict, timeout: float, python: str = sys.executable) -> dict:
     """Run one measurement in a fresh interpreter; returns its result (``ok: False`` on failure)."""
-    if IN_PROCESS:
+    if is_nightly(spec.get("variant", "")):  # another interpreter: always a subprocess
+        if NIGHTLY_PYTHON is None:
+            return {"ok": False, "error": "no Keras nightly venv (see benchmarks/nightly.py)", **spec}
+        python = NIGHTLY_PYTHON
+    elif IN_PROCESS:
         return run_in_process(spec)
     cmd = [python, "-m", "benchmarks.child", json.dumps(spec)]
     start = time.perf_counter()
@@ -160,8 +196,19 @@ def summarize_variant(runs: list[dict], first_runs: list[dict]) -> dict:
         "first_step_s": summary(firsts),
         "peak_rss_mb": summary(rss),
         "device_peak_mb": summary([r.get("device_peak_mb") for r in ok]),
+        "peak_memory": peak_memory(ok),
         "errors": [r.get("error") for r in runs + first_runs if not r.get("ok")],
     }
+
+
+def peak_memory(ok_runs: list[dict]) -> dict | None:
+    """The one peak-memory figure of a variant: the device's ``peak_bytes_in_use`` where JAX reports it (GPU,
+    TPU), else the process's host peak RSS; ``kind`` says which (``"device"`` or ``"host RSS"``)."""
+    device = summary([r.get("device_peak_mb") for r in ok_runs])
+    if device:
+        return {"kind": "device", **device}
+    host = summary([r.get("peak_rss_mb") for r in ok_runs])
+    return {"kind": "host RSS", **host} if host else None
 
 
 def ratios(stats: dict) -> dict:
@@ -173,7 +220,7 @@ def ratios(stats: dict) -> dict:
     out = {}
     k = med("kerasish")
     hw = {v: med(v) for v in stats if v.startswith("hw_") and med(v)}
-    keras = {v: med(v) for v in stats if v.startswith("keras") and not v.startswith("kerasish") and med(v)}
+    keras = {v: med(v) for v in stats if is_keras(v) and med(v)}
     if k and hw:
         best = max(hw, key=hw.get)
         out["kerasish_vs_best_handwritten"] = {"ratio": k / hw[best], "best": best}
@@ -182,6 +229,10 @@ def ratios(stats: dict) -> dict:
     if k and keras:
         best = max(keras, key=keras.get)
         out["kerasish_vs_keras_best"] = {"ratio": k / keras[best], "best": best}
+    nightly = {v: m for v, m in keras.items() if is_nightly(v)}
+    if k and nightly:
+        best = max(nightly, key=nightly.get)
+        out["kerasish_vs_keras_nightly_best"] = {"ratio": k / nightly[best], "best": best}
     kf, keras_f = med("kerasish", "first_step_s"), med("keras", "first_step_s")
     if kf and keras_f:
         out["first_step_kerasish_vs_keras_default"] = {"ratio": kf / keras_f, "best": "keras"}
@@ -234,11 +285,16 @@ def format_table(name: str, info: dict) -> str:
     if "kerasish_vs_keras_best" in r:
         x = r["kerasish_vs_keras_best"]
         parts.append(f"kerasish / Keras best ({x['best']}) = {x['ratio']:.2f}x")
+    if "kerasish_vs_keras_nightly_best" in r:
+        x = r["kerasish_vs_keras_nightly_best"]
+        parts.append(f"kerasish / Keras nightly best ({x['best']}) = {x['ratio']:.2f}x")
     if parts:
         lines.append("samples/s ratios: " + "; ".join(parts))
     if "first_step_kerasish_vs_keras_default" in r:
         lines.append(f"first-step ratio: kerasish / Keras default = "
                      f"{r['first_step_kerasish_vs_keras_default']['ratio']:.2f}x (lower is better)")
+    if info.get("keras_nightly") and any(is_nightly(v) for v in info["stats"]):
+        lines.append(f"Keras nightly = keras {info['keras_nightly']} from its own venv (benchmarks/nightly.py)")
     loads = info.get("loadavg_1min")
     if loads:
         lines.append(f"1-min load average during these runs: {min(loads):.2f}-{max(loads):.2f} "
@@ -268,7 +324,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    "data as a Python iterable of batches, with the default or N batches of prefetch)")
     p.add_argument("--repeats", type=int, default=None, help="repetitions per variant (default 3; 1 with --quick)")
     p.add_argument("--quick", action="store_true", help="small sample counts (a whole run in a few minutes)")
-    p.add_argument("--samples", type=int, help="override every workload's sample count")
+    p.add_argument("--samples", type=_samples, help="override the sample count: N for every workload, or "
+                   "NAME=N[,NAME=N] for the workloads named (e.g. cnn=4096)")
     p.add_argument("--epochs", type=int, help="override every workload's epoch/call count (>= 2)")
     p.add_argument("--json", metavar="OUT", help="write every number (and device, versions, date) to OUT")
     p.add_argument("--warm-cache", metavar="DIR", help="measure first-step time with a warm persistent "
@@ -276,6 +333,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--in-process", action="store_true", help="run every measurement in this process (for "
                    "smoke tests only: compile caches and peak memory leak between measurements)")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per subprocess (default 3600)")
+    p.add_argument("--no-first-step", action="store_true", help="skip the separate first-step subprocesses of "
+                   "kerasish and Keras (half their subprocesses; their first-step column is then empty)")
     args = p.parse_args(argv)
     if args.repeats is None:
         args.repeats = 1 if args.quick else 3
@@ -283,7 +342,22 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--repeats must be >= 1")
     if args.epochs is not None and args.epochs < 2:
         p.error("--epochs must be >= 2 (the first epoch is the warm-up)")
+    if args.variants:
+        check_variants(args.variants.split(","))
     return args
+
+
+def _samples(text: str):
+    """``--samples``: an int for every workload, or ``{workload: int}`` from ``name=N,name=N``."""
+    if "=" not in text:
+        return int(text)
+    out = {}
+    for part in text.split(","):
+        name, _, count = part.partition("=")
+        if name not in WORKLOADS or not count.isdigit() or int(count) < 1:
+            raise argparse.ArgumentTypeError(f"expected NAME=N with NAME one of {', '.join(WORKLOADS)}, got {part!r}")
+        out[name] = int(count)
+    return out
 
 
 def git_state() -> dict:
@@ -299,6 +373,48 @@ def git_state() -> dict:
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def variants_for(task: str, requested: str | None) -> list[str]:
+    """The variants of a workload: ``--variants`` (checked) or the default list (Keras nightly's included)."""
+    if requested:
+        return check_variants(requested.split(","))
+    return (TRAIN_VARIANTS if task == "train" else INFER_VARIANTS) + NIGHTLY_VARIANTS
+
+
+def resolve_nightly(wanted: list[str], timeout: float, main_versions: dict,
+                    main_device: dict | None = None) -> tuple[dict | None, dict]:
+    """Find the Keras nightly venv for the ``wanted`` nightly variants. Returns (its description for the
+    report's meta, or None; {variant: reason} for the variants skipped). Prints why it skips (never silent)."""
+    global NIGHTLY_PYTHON
+    from benchmarks import nightly
+
+    if not wanted:
+        return None, {}
+    found = nightly.find()
+    if found["ok"]:
+        NIGHTLY_PYTHON = found["python"]
+        probe = run_child({"mode": "probe", "variant": "keras_nightly"}, timeout)
+        if not probe.get("ok"):
+            NIGHTLY_PYTHON = None
+            found = {"ok": False, "reason": f"the nightly venv's Python ({found['python']}) cannot run "
+                     f"benchmarks.child: {_last_line(probe.get('error'))}"}
+        elif main_device and probe["device"]["platform"] != main_device["platform"]:
+            NIGHTLY_PYTHON = None
+            found = {"ok": False, "reason": f"JAX in the nightly venv ({found['dir']}) runs on "
+                     f"{probe['device']['platform']}, here on {main_device['platform']}: give it this environment's "
+                     "jax build (`python -m benchmarks.nightly --setup` copies its jax CUDA plugins)"}
+    if not found["ok"]:
+        msg = f"skipping {', '.join(wanted)}: {found['reason']}"
+        print(f"NOTE: {msg}", flush=True)
+        log(msg)
+        return None, {v: found["reason"] for v in wanted}
+    info = {"dir": found["dir"], "python": found["python"], "keras": found["keras"], "versions": probe["versions"],
+            "device": probe["device"]}
+    if probe["versions"].get("jax") != main_versions.get("jax"):
+        log(f"WARNING: the nightly venv has jax {probe['versions'].get('jax')}, this one {main_versions.get('jax')}")
+    log(f"Keras nightly {found['keras']} (jax {probe['versions'].get('jax')}) from {found['dir']}")
+    return info, {}
 
 
 def main(argv=None) -> dict:
@@ -325,15 +441,16 @@ def main(argv=None) -> dict:
     log(f"device {meta['device']}, jax {meta['versions']['jax']}, flax {meta['versions']['flax']}, "
         f"keras {meta['versions']['keras']}, {meta['cpu_count']} CPUs, load {os.getloadavg()[0]:.2f}")
 
+    wanted = list(dict.fromkeys(v for name in names for v in variants_for(WORKLOADS[name].task, args.variants)
+                                if is_nightly(v)))
+    meta["keras_nightly"], meta["skipped_variants"] = resolve_nightly(wanted, args.timeout, meta["versions"], device)
     report = {"meta": meta, "workloads": {}}
     tables = []
     for name in names:
         w = WORKLOADS[name]
-        n, epochs = w.size(args.quick, args.samples, args.epochs)
-        variants = TRAIN_VARIANTS if w.task == "train" else INFER_VARIANTS
-        if args.variants:
-            variants = [v for v in args.variants.split(",")
-                        if v in variants or v.startswith(("kerasish_spe", "kerasish_gen"))]
+        samples = args.samples.get(name) if isinstance(args.samples, dict) else args.samples
+        n, epochs = w.size(args.quick, samples, args.epochs)
+        variants = [v for v in variants_for(w.task, args.variants) if v not in meta["skipped_variants"]]
         runs = {v: [] for v in variants}
         first_runs = {v: [] for v in variants}
         cache_dirs = {v: None for v in variants}
@@ -360,7 +477,7 @@ def main(argv=None) -> dict:
                     msg = f"{_fmt_rate(res.get('samples_per_s'))} samples/s"
                     if res.get("first_step_s") is not None:
                         msg += f", first step {_fmt(res['first_step_s'])} s"
-                if needs_first_step_run(v, w.task):
+                if needs_first_step_run(v, w.task) and not args.no_first_step:
                     fr = run_child({**spec, "mode": "first_step"}, args.timeout)
                     first_runs[v].append(fr)
                     msg += (f", first step {_fmt(fr.get('first_step_s'))} s" if fr.get("ok") else
@@ -369,7 +486,7 @@ def main(argv=None) -> dict:
                     f"{time.perf_counter() - started:.0f}s elapsed)")
         stats = {v: summarize_variant(runs[v], first_runs[v]) for v in variants}
         all_runs = [r for v in variants for r in runs[v] + first_runs[v] if r.get("ok")]
-        warnings = []
+        warnings = [f"{v} skipped: {reason}" for v, reason in meta["skipped_variants"].items()]
         steps_per_epoch = -(-n // w.batch_size)
         probe = auto_probe_steps() if any(v == "kerasish" for v in variants) else 0
         if w.task == "train" and steps_per_epoch < probe:
@@ -381,7 +498,8 @@ def main(argv=None) -> dict:
                              if r.get("cache", {}).get("enabled_at_end") and r.get("cache", {}).get("dir_at_end")})
             if cached:
                 warnings.append(f"the persistent compilation cache was on at the end of a cold run of {cached}")
-        info = {"description": w.description, "task": w.task, "batch_size": w.batch_size, "samples": n,
+        info = {"keras_nightly": meta["keras_nightly"] and meta["keras_nightly"]["keras"],
+                "description": w.description, "task": w.task, "batch_size": w.batch_size, "samples": n,
                 "epochs": epochs, "repeats": args.repeats, "cpu_count": meta["cpu_count"],
                 "loadavg_1min": [r["loadavg_start"][0] for r in all_runs] + [r["loadavg_end"][0] for r in all_runs],
                 "stats": stats, "ratios": ratios(stats), "warnings": warnings,
@@ -396,7 +514,8 @@ def main(argv=None) -> dict:
     print(f"device {meta['device']} | jax {meta['versions']['jax']} | flax {meta['versions']['flax']} | optax "
           f"{meta['versions']['optax']} | keras {meta['versions']['keras']} | {meta['cpu_count']} CPUs | {date} | "
           f"persistent compilation cache: {'warm, ' + args.warm_cache if args.warm_cache else 'off'} | "
-          f"total {meta['total_seconds']:.0f}s", flush=True)
+          f"total {meta['total_seconds']:.0f}s" + (f" | keras nightly {meta['keras_nightly']['keras']}"
+                                                    if meta["keras_nightly"] else ""), flush=True)
     g = meta["git"]
     print(f"kerasish at commit {g['commit']}" + (f" with uncommitted changes in {len(g['kerasish_uncommitted'])} "
           "kerasish file(s)" if g["kerasish_uncommitted"] else ""), flush=True)

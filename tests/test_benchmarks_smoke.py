@@ -17,8 +17,10 @@ def test_runner_reports_every_variant(tmp_path):
     from benchmarks.run import TRAIN_VARIANTS, label
 
     out_json = tmp_path / "bench.json"
+    # No Keras nightly venv here (its variants are in the default list when one is found): the runner must
+    # say that it skips them, and run the rest.
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu"),
-           "PYTHONPATH": str(REPO_ROOT)}
+           "PYTHONPATH": str(REPO_ROOT), "KERASISH_BENCH_NIGHTLY_VENV": str(tmp_path / "no-nightly-venv")}
     # --in-process: one interpreter for all variants, so the test stays fast; the runner itself is
     # still a subprocess, so its JAX configuration (compilation cache off) cannot leak into this one.
     proc = subprocess.run(
@@ -41,14 +43,17 @@ def test_runner_reports_every_variant(tmp_path):
         assert all(v > 0 for v in values), row
     assert "kerasish / best hand-written" in table
     assert "kerasish / Keras default" in table
+    assert "NOTE: skipping keras_nightly_spe32, keras_nightly_spe128: no Keras nightly venv at" in table
 
     report = json.loads(out_json.read_text())
     stats = report["workloads"]["tiny_mlp"]["stats"]
     assert set(stats) == set(TRAIN_VARIANTS)
+    assert set(report["meta"]["skipped_variants"]) == {"keras_nightly_spe32", "keras_nightly_spe128"}
     assert report["meta"]["versions"]["jax"]
     for variant, s in stats.items():
         assert not s["errors"], (variant, s["errors"])
         assert s["samples_per_s"]["median"] > 0 and s["first_step_s"]["median"] > 0
+        assert s["peak_memory"]["kind"] in ("device", "host RSS") and s["peak_memory"]["median"] > 0
 
 
 def _run_runner(args, tmp_path, timeout):
