@@ -119,9 +119,9 @@ class AutoSteps:
 
     probe_single = 4       # single steps timed after the compiling one
     probe_fused = 3        # fused calls timed after the compiling one
-    slow_step_s = 2e-3     # a step this long gains nothing worth a second compilation
+    slow_step_s = 2e-2     # a step this long gains nothing worth a second compilation (an MLP's 4 ms steps do)
     target_call_s = 0.05   # aim a fused call at about this long
-    min_gain = 0.85        # fused must be this much faster per step to be kept
+    min_gain = 0.92        # fused must be this much faster per step to be kept (the MLP above: 0.84)
     max_k = 128
     # Whether a probe can pay, reckoned optimistically so that only a probe that cannot pay is skipped: fusing
     # saves at most ``best_saving`` of a timed single step (the tiny MLP on CPU, the most dispatch-bound
@@ -130,6 +130,10 @@ class AutoSteps:
     # CPU 1.05x for the tiny MLP, 0.86x for a small LSTM).
     best_saving = 0.9
     fused_compile_ratio = 0.8
+    # ... and never more than ``max_saving_s`` a step: fusing saves dispatch and host work, not compute (the MLP
+    # 784-512-512-10 on CPU: 3.8 ms single steps, 3.2 ms fused, a 0.6 ms saving), so a long step (an LSTM's, say)
+    # needs many steps to repay its fused compilation
+    max_saving_s = 1e-3
 
     def __init__(self, fixed: int | None = None, max_steps: int | None = None, auto: bool = False,
                  even: bool = False):
@@ -215,7 +219,7 @@ class AutoSteps:
         unfused before (None: an unknown number, taken as enough)."""
         if steps_left is None:
             return True
-        saving = self.best_saving * self.single_step_s * (steps_left + self._unfused)
+        saving = min(self.best_saving * self.single_step_s, self.max_saving_s) * (steps_left + self._unfused)
         return saving >= self.fused_compile_ratio * self.compile_s
 
     def _decide_single(self) -> None:

@@ -75,6 +75,17 @@ def _waiting(single_step_s=1e-4, compile_s=0.5):
     return policy
 
 
+def test_a_long_step_saves_at_most_max_saving_s_a_step():
+    # a 10 ms step (an LSTM's) is not fused for 90% of its time: 1 ms a step at most, so the first call's 95 steps
+    # left and a second call's 200 (0.3 s) cannot repay 80% of a 0.5 s compilation, while 900 more can
+    policy = _waiting(single_step_s=0.01)
+    assert policy.phase == "waiting"
+    policy.start(200)
+    assert policy.phase == "waiting"
+    policy.start(900)
+    assert policy.phase == "fused"
+
+
 def test_a_fit_long_enough_to_repay_probes():
     policy = _waiting()  # at best 90% of 0.1 ms saved on 95 steps: far from 80% of 0.5 s
     assert policy.phase == "waiting" and not policy.probing and policy.k == 1
@@ -106,7 +117,7 @@ def test_short_calls_that_keep_coming_probe_in_the_end():
 
 
 def test_slow_steps_are_a_decision_whatever_the_fit_length():
-    policy = _waiting(single_step_s=0.01)
+    policy = _waiting(single_step_s=0.03)  # (over AutoSteps.slow_step_s)
     assert policy.phase == "done" and policy.k == 1 and policy.measured and policy.unsaved
 
 

@@ -86,7 +86,7 @@ def test_auto_decides_once_and_second_fit_compiles_nothing(data, monkeypatch):
 
 def test_auto_keeps_single_steps_for_slow_steps():
     policy = AutoSteps()
-    policy._single = [0.01] * policy.probe_single  # 10 ms steps: fusing cannot pay
+    policy._single = [0.03] * policy.probe_single  # 30 ms steps (over slow_step_s): fusing cannot pay
     policy._decide_single()
     assert policy.k == 1 and not policy.probing
 
