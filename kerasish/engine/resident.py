@@ -99,7 +99,13 @@ def order_on_device(order: np.ndarray | None, n: int) -> jax.Array:
 
 def step_loop(step, state, batch, count, capacity: int):
     """``count`` steps of ``step`` from ``state``, the i-th on ``batch(i)``; returns ``(state, logs)`` with the logs
-    stacked in a buffer of ``capacity`` rows (the first ``count`` written), so that ``count`` may be traced."""
+    stacked in a buffer of ``capacity`` rows (the first ``count`` written), so that ``count`` may be traced.
+
+    A count known when tracing (a host fused call's k) is a ``lax.scan``, which traces the step once; a traced
+    count needs the logs' shapes first (one more trace, abstract), for the buffer the loop writes into.
+    """
+    if isinstance(count, int) and count == capacity:
+        return jax.lax.scan(lambda s, i: step(s, batch(i)), state, jnp.arange(count))
     logs_shape = jax.eval_shape(lambda s: step(s, batch(0))[1], state)
     buffer = jax.tree.map(lambda s: jnp.zeros((capacity,) + s.shape, s.dtype), logs_shape)
 

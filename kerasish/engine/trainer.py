@@ -251,10 +251,11 @@ class Trainer(StatelessTrainer):
             return AutoSteps(fixed=setting)
         if not self._pads(kind):
             return AutoSteps(fixed=1)
-        # evaluate and predict are taken to repeat (validation every epoch, prediction loops): their probe never
-        # waits for a call long enough to repay the fused program, and it splits a call into even fused calls
-        total = None if (data.steps is None or kind != "train") else data.steps * epochs
-        return self._auto(kind, data, total)
+        # evaluate and predict are taken to repeat (validation every epoch, prediction loops): their probe weighs
+        # INFERENCE_REPEATS calls' steps against the fused program's compilation, and splits a call into even
+        # fused calls
+        repeats = epochs if kind == "train" else INFERENCE_REPEATS
+        return self._auto(kind, data, None if data.steps is None else data.steps * repeats)
 
     def _auto(self, kind: str, data, total_steps: int | None) -> AutoSteps:
         """The remembered decision (in memory, else in the compilation cache's directory), or the probe under
@@ -512,6 +513,9 @@ class Trainer(StatelessTrainer):
         """Model outputs for one batch of inputs."""
         first = jax.tree.leaves(x)[0] if jax.tree.leaves(x) else None
         return self.predict(x, batch_size=int(first.shape[0]) if hasattr(first, "shape") else None, verbose=0)
+
+
+INFERENCE_REPEATS = 4  # the calls an evaluate or predict is taken to be one of, when weighing a fused program
 
 
 def _nothing() -> None:

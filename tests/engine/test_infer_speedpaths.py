@@ -108,23 +108,27 @@ def test_inference_splits_a_call_into_even_fused_calls():
     assert _decided(True, 3).k == 3
 
 
-def test_evaluate_probes_within_its_first_calls(monkeypatch):
-    # a 60-step evaluate cannot repay a fused compile by itself; being taken to repeat, it probes at once
-    from kerasish.engine.fused import AutoSteps
+def test_inference_weighs_its_repeats_against_the_fused_compilation(monkeypatch):
+    # evaluate and predict count INFERENCE_REPEATS calls' steps when asking whether fusing pays (validation runs
+    # every epoch, predictions come in loops); fit counts its epochs
+    from kerasish.engine import trainer
 
-    phases = []
-    original = AutoSteps._decide_single
+    asked = []
+    original = trainer.Trainer._auto
 
-    def spy(self):
-        original(self)
-        phases.append(self.phase)
+    def spy(self, kind, data, total_steps):
+        asked.append((kind, total_steps))
+        return original(self, kind, data, total_steps)
 
-    monkeypatch.setattr(AutoSteps, "_decide_single", spy)
-    monkeypatch.setattr(AutoSteps, "slow_step_s", 1e9)  # however the machine times these steps
+    monkeypatch.setattr(trainer.Trainer, "_auto", spy)
     model = _model("auto")
     x = np.random.default_rng(1).normal(size=(60 * 8, 6)).astype("float32")
-    model.evaluate(x, np.zeros((len(x), 3), "float32"), batch_size=8, verbose=0)
-    assert phases == ["fused"]
+    y = np.zeros((len(x), 3), "float32")
+    model.fit(x, y, batch_size=8, epochs=3, verbose=0)
+    model.evaluate(x, y, batch_size=8, verbose=0)
+    model.predict(x, batch_size=8, verbose=0)
+    assert asked == [("train", 180), ("test", 60 * trainer.INFERENCE_REPEATS),
+                     ("predict", 60 * trainer.INFERENCE_REPEATS)]
 
 
 def test_predict_batch_hooks_see_each_batchs_outputs(x):
