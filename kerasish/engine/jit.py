@@ -128,8 +128,12 @@ def program(model, kind: str) -> Program:
         fused_fn = jax.jit(fused, donate_argnums=0 if donate else ())
     if kind == "predict":
         single_fn, fused_fn = _with_state(single_fn), _with_state(fused_fn)
-    # training calls over arrays on the device (one device, one process: a distribution keeps the host path)
-    on_device = resident.make_resident(single) if kind == "train" and not run_eagerly and dist is None else None
+    # training calls over arrays on the device (one process: several keep the host path)
+    on_device = None
+    if kind == "train" and not run_eagerly and jax.process_count() == 1:
+        on_device = resident.make_resident(single) if dist is None else resident.make_resident(
+            single, dist, lambda state: dist.state_shardings(state, variables["trainable"], variables["non_trainable"],
+                                                             owners))
     result = Program(kind, single_fn, fused_fn, on_device)
     engine.functions[key] = result
     return result

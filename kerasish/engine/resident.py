@@ -12,8 +12,10 @@ jitted loop of ``count`` steps, each gathering its batch's rows ``order[first + 
 the device and running the same step function as the host path. ``count`` is a traced value, so one
 compiled program serves every call length: the probe's calls, and the long ones that follow it.
 
-What stays on the host path: data over the budget, generators, PyDatasets and other streams, a
-distribution or several processes, and every single step (a short last batch is padded on the host,
+Under a distribution (one process), each device holds a replica of the arrays (the budget is each device's) and
+gathers its own rows of every batch, sharded as the host path's batches are: the same rows reach the same device.
+What stays on the host path: data over the budget, generators, PyDatasets and other streams, several
+processes (each would hold only its own rows of the data), and every single step (a short last batch is padded on the host,
 as before). The results are bitwise those of the host path: the same rows, in the same order, through
 the same step.
 
@@ -30,6 +32,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
 
 DEFAULT_FRACTION = 0.25  # on an accelerator (the CPU's default is 0: see above)
 LONG_CALL_FACTOR = 32  # an "auto" resident call runs at most this many times the probe's k
@@ -77,24 +80,31 @@ def nbytes(tree) -> int:
 
 
 def eligible(tree) -> bool:
-    """Whether arrays of ``tree``'s size may live on the device: within the budget, one process, no
-    distribution (a sharded layout is left to the host path)."""
-    from kerasish import distribution as distribution_mod
-
+    """Whether arrays of ``tree``'s size may live on the device: within the budget (of each device: under a
+    distribution every device holds them all), and one process (several keep the host path)."""
     share = fraction()
-    if share <= 0 or jax.process_count() > 1 or distribution_mod.distribution() is not None:
+    if share <= 0 or jax.process_count() > 1:
         return False
     return nbytes(tree) <= share * device_memory()
 
 
+def _layout():
+    """Where placed arrays go: the default device, or, under a distribution, every device of its mesh."""
+    from kerasish import distribution as distribution_mod
+
+    dist = distribution_mod.distribution()
+    return None if dist is None else NamedSharding(dist.mesh, PartitionSpec())
+
+
 def place(tree):
-    """``tree``'s arrays on the default device (one transfer each)."""
-    return jax.device_put(tree)
+    """``tree``'s arrays on the device (one transfer each); under a distribution, a replica on each of its devices,
+    so that every device gathers its rows of a batch from its own memory."""
+    return jax.device_put(tree, _layout())
 
 
 def order_on_device(order: np.ndarray | None, n: int) -> jax.Array:
-    """The epoch's order as an int32 device vector (``arange(n)`` when not shuffled)."""
-    return jax.device_put(np.arange(n, dtype=np.int32) if order is None else order.astype(np.int32))
+    """The epoch's order as an int32 device vector (``arange(n)`` when not shuffled), placed as the arrays are."""
+    return jax.device_put(np.arange(n, dtype=np.int32) if order is None else order.astype(np.int32), _layout())
 
 
 def step_loop(step, state, batch, count, capacity: int):
@@ -117,21 +127,44 @@ def step_loop(step, state, batch, count, capacity: int):
     return jax.lax.fori_loop(0, count, body, (state, buffer))
 
 
-def make_resident(step):
+def make_resident(step, dist=None, state_shardings=None):
     """``(state, Placed) -> (state, logs)``: ``count`` steps of ``step`` over batches gathered on the device.
 
     The logs come stacked in a buffer of ``capacity`` rows, the first ``count`` of them written (the loop reads
     only those), so that the call's length is not part of the compiled program.
+
+    Under a distribution ``dist`` (one process), ``state_shardings(state)`` lays the state out as its sharded
+    steps do; each gathered batch is constrained to the distribution's batch sharding, so every device gathers
+    (from its replica of the arrays) and computes exactly the rows the host path would hand it.
     """
 
     def loop(state, arrays, order, first, count, size: int, capacity: int):
         def batch(i):
             rows = jax.lax.dynamic_slice(order, (first + i * size,), (size,))
-            return jax.tree.map(lambda a: jnp.take(a, rows, axis=0, mode="clip"), arrays), None
+            if dist is not None:  # each device gathers its own rows
+                rows = jax.lax.with_sharding_constraint(rows, NamedSharding(dist.mesh, PartitionSpec(dist.batch_dim_name)))
+            data = jax.tree.map(lambda a: jnp.take(a, rows, axis=0, mode="clip"), arrays)
+            if dist is not None:
+                data = jax.lax.with_sharding_constraint(data, dist.batch_sharding())
+            return data, None
 
         return step_loop(step, state, batch, count, capacity)
 
-    jitted = jax.jit(loop, static_argnames=("size", "capacity"), donate_argnums=0)
+    statics = ("size", "capacity")
+    if dist is None:
+        jitted = jax.jit(loop, static_argnames=statics, donate_argnums=0)
+    else:
+        made: list = []  # the state's shardings need its structure: the jit is made at the first call
+
+        def jitted(state, *args, **kwargs):
+            if not made:
+                shardings, replicated = state_shardings(state), dist.state_sharding()
+                made.append(jax.jit(loop, static_argnums=(5, 6), donate_argnums=0,
+                                    in_shardings=(shardings,) + (replicated,) * 4,
+                                    out_shardings=(shardings, replicated)))
+            return made[0](state, *args, kwargs["size"], kwargs["capacity"])  # (shardings take no kwargs)
+
+        jitted.made = made
 
     def resident(state, placed: Placed):
         return jitted(state, placed.arrays, placed.order, np.int32(placed.first), np.int32(placed.count),
