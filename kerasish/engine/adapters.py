@@ -203,7 +203,7 @@ class ArrayData:
 
     @property
     def residable(self) -> bool:
-        """Whether these arrays may live on the device for training (:mod:`kerasish.engine.resident`)."""
+        """Whether these arrays may live on the device (:mod:`kerasish.engine.resident`)."""
         if self._residable is None:
             self._residable = resident.eligible((self.x, self.y, self.sample_weight))
         return self._residable
@@ -215,9 +215,11 @@ class ArrayData:
         return (self.batch_size, shapes, jax.default_backend()) + (("resident",) if self.residable else ())
 
     def _on_device(self, source, maker: batching.BatchMaker):
-        """The packed training arrays on the device, placed at the first epoch of a fit (this adapter's)."""
-        if self._placed is None or self._placed[0] is not maker:
-            self._placed = (maker, resident.place(batching.pack_x_y_sample_weight(*source)))
+        """The packed arrays on the device, placed by this adapter's first call that gathers there (a fit's first
+        epoch; its validation data's first pass) and kept while the class weights folded in stay the same."""
+        folded = (maker.class_weight, maker.outputs)
+        if self._placed is None or self._placed[0][0] is not folded[0] or self._placed[0][1] != folded[1]:
+            self._placed = (folded, resident.place(batching.pack_x_y_sample_weight(*source)))
         return self._placed[1]
 
     def on_epoch_end(self) -> None:
@@ -227,7 +229,7 @@ class ArrayData:
               check=None, offset: int = 0, on_device: bool = False) -> Iterator[Call]:
         """The epoch's calls from batch ``start``: one gather per call.
 
-        ``on_device`` (fit, with a program that can run resident calls): when the arrays are
+        ``on_device`` (a program that can run resident calls): when the arrays are
         :attr:`residable`, fused calls of full batches gather on the device instead
         (:mod:`kerasish.engine.resident`; the same rows in the same order); only a short last batch
         and single steps are made on the host.

@@ -2,8 +2,8 @@
 
 :func:`program` builds (once per compile, model structure and distribution) the :class:`Program`
 of one kind: the model's Keras-form step wrapped by ``steps`` (and ``compile``'s features),
-jitted as a single step and as a fused loop of k steps (and, for training, a loop over arrays on
-the device: :mod:`~kerasish.engine.resident`). A training step donates its state (the loop keeps
+jitted as a single step and as a fused loop of k steps (and a loop over arrays on the device:
+:mod:`~kerasish.engine.resident`). A training step donates its state (the loop keeps
 only the new one). Under a ``kerasish.distribution`` the steps are jitted
 with the distribution's shardings (:class:`ShardedStep`); XLA partitions them and adds the
 collectives.
@@ -128,12 +128,13 @@ def program(model, kind: str) -> Program:
         fused_fn = jax.jit(fused, donate_argnums=0 if donate else ())
     if kind == "predict":
         single_fn, fused_fn = _with_state(single_fn), _with_state(fused_fn)
-    # training calls over arrays on the device (one process: several keep the host path)
+    # calls over arrays on the device (one process: several keep the host path); predict's loop carries its state
     on_device = None
-    if kind == "train" and not run_eagerly and jax.process_count() == 1:
-        on_device = resident.make_resident(single) if dist is None else resident.make_resident(
-            single, dist, lambda state: dist.state_shardings(state, variables["trainable"], variables["non_trainable"],
-                                                             owners))
+    if not run_eagerly and jax.process_count() == 1:
+        looped = single if kind != "predict" else (lambda state, batch: (state, single(state, batch)))
+        layout = None if dist is None else (lambda state: dist.state_shardings(
+            state, variables["trainable"], variables["non_trainable"], owners))
+        on_device = resident.make_resident(looped, dist, layout, donate=donate)
     result = Program(kind, single_fn, fused_fn, on_device)
     engine.functions[key] = result
     return result

@@ -154,6 +154,11 @@ def _run_calls(program, calls, box, callbacks, policy, step, guard, after_call, 
     return last
 
 
+def on_device(program: Program, data) -> dict:
+    """``calls``' keyword for arrays that fit on the device: their fused calls gather there (``resident``)."""
+    return {"on_device": True} if program.resident is not None and getattr(data, "residable", False) else {}
+
+
 def _ready(state, out):
     """An output of the call to wait on when timing it (the policy's probe)."""
     leaves = jax.tree.leaves(out)
@@ -242,8 +247,7 @@ def fit(model, data, validation, *, program: Program, policy: AutoSteps, callbac
 
                 # a resume at a sample position (another batch size) starts within batch `start` (arrays only)
                 extra = {"offset": offset} if offset else {}
-                if program.resident is not None and getattr(data, "residable", False):
-                    extra["on_device"] = True  # arrays that fit: fused calls gather on the device
+                extra.update(on_device(program, data))
                 calls = data.calls(policy, maker, rng, start, check, **extra)
                 logs = run(program, calls, live, callbacks, policy,
                            start=start, guard=guard, after_call=after_call,

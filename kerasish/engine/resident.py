@@ -1,4 +1,5 @@
-"""Device-resident training data: ``fit``'s arrays placed on the device once, gathered there by each call.
+"""Device-resident data: the arrays of ``fit`` (and its validation), ``evaluate`` and ``predict`` placed on the device
+once, each call gathering its batches there.
 
 On the host path every fused call gathers its k batches from the NumPy arrays (the epoch's shuffled
 order), stacks them and transfers them: where a step is short, that gather and transfer bound the call.
@@ -11,6 +12,8 @@ path draws) as one int32 vector. A resident call is then ``(state, (arrays, orde
 jitted loop of ``count`` steps, each gathering its batch's rows ``order[first + i*size : ... + size]`` on
 the device and running the same step function as the host path. ``count`` is a traced value, so one
 compiled program serves every call length: the probe's calls, and the long ones that follow it.
+``evaluate`` and ``predict`` run the same loop over their test and predict steps, in order; their arrays are placed
+once per call (a caller may change an array between calls), fit's validation arrays once per fit.
 
 Under a distribution (one process), each device holds a replica of the arrays (the budget is each device's) and
 gathers its own rows of every batch, sharded as the host path's batches are: the same rows reach the same device.
@@ -127,11 +130,12 @@ def step_loop(step, state, batch, count, capacity: int):
     return jax.lax.fori_loop(0, count, body, (state, buffer))
 
 
-def make_resident(step, dist=None, state_shardings=None):
+def make_resident(step, dist=None, state_shardings=None, donate: bool = True):
     """``(state, Placed) -> (state, logs)``: ``count`` steps of ``step`` over batches gathered on the device.
 
     The logs come stacked in a buffer of ``capacity`` rows, the first ``count`` of them written (the loop reads
-    only those), so that the call's length is not part of the compiled program.
+    only those), so that the call's length is not part of the compiled program. ``donate``: the state's buffers
+    are the call's to reuse (training copies its first state; evaluate's and predict's hold the model's weights).
 
     Under a distribution ``dist`` (one process), ``state_shardings(state)`` lays the state out as its sharded
     steps do; each gathered batch is constrained to the distribution's batch sharding, so every device gathers
@@ -152,14 +156,14 @@ def make_resident(step, dist=None, state_shardings=None):
 
     statics = ("size", "capacity")
     if dist is None:
-        jitted = jax.jit(loop, static_argnames=statics, donate_argnums=0)
+        jitted = jax.jit(loop, static_argnames=statics, donate_argnums=0 if donate else ())
     else:
         made: list = []  # the state's shardings need its structure: the jit is made at the first call
 
         def jitted(state, *args, **kwargs):
             if not made:
                 shardings, replicated = state_shardings(state), dist.state_sharding()
-                made.append(jax.jit(loop, static_argnums=(5, 6), donate_argnums=0,
+                made.append(jax.jit(loop, static_argnums=(5, 6), donate_argnums=0 if donate else (),
                                     in_shardings=(shardings,) + (replicated,) * 4,
                                     out_shardings=(shardings, replicated)))
             return made[0](state, *args, kwargs["size"], kwargs["capacity"])  # (shardings take no kwargs)

@@ -426,7 +426,8 @@ class Trainer(StatelessTrainer):
         maker = batching.BatchMaker(self._pads("test"))
         setup = state_mod.of(self).setup
         check = _batch_check(self, setup.compile_loss, self._needs_targets("test", setup.compile_loss), "test")
-        logs = loop.run(program, data.calls(policy, maker, check=check), box, callbacks, policy)
+        logs = loop.run(program, data.calls(policy, maker, check=check, **loop.on_device(program, data)), box, callbacks,
+                        policy)
         data.on_epoch_end()
         self._remember("test", data, policy)
         if logs is None:
@@ -455,8 +456,9 @@ class Trainer(StatelessTrainer):
         outputs = PredictOutputs()  # each call's output stays on the device until the last call is dispatched
         cbl.call("on_predict_begin", {})
         check = (lambda bx, by: checks.check_x(self, bx))
-        loop.run(program, data.calls(policy, batching.BatchMaker(self._pads("predict")), check=check), box, cbl,
-                 policy, on_output=outputs.keep)
+        calls = data.calls(policy, batching.BatchMaker(self._pads("predict")), check=check,
+                           **loop.on_device(program, data))
+        loop.run(program, calls, box, cbl, policy, on_output=outputs.keep)
         data.on_epoch_end()
         self._remember("predict", data, policy)
         if not len(outputs):

@@ -1,5 +1,5 @@
-"""Run as a subprocess with 8 simulated CPU devices: fit under DataParallel and ModelParallel with the training
-arrays resident on the devices (``set_resident_data``) and on the host path; prints both runs as JSON."""
+"""Run as a subprocess with 8 simulated CPU devices: fit, evaluate and predict under DataParallel and ModelParallel
+with the arrays resident on the devices (``set_resident_data``) and on the host path; prints both runs as JSON."""
 
 import json
 import os
@@ -64,11 +64,13 @@ def run(kind, fraction, spe):
     PLACED.clear(), CALLS.clear(), SEEN.clear()
     history = model.fit(x, y, sample_weight=weights, batch_size=64, epochs=3, shuffle=True, verbose=0,
                         callbacks=[Calls()]).history
+    evaluation = model.evaluate(x, y, sample_weight=weights, batch_size=64, verbose=0)
+    predictions = model.predict(x, batch_size=64, verbose=0)
     kerasish.distribution.set_distribution(None)
     kerasish.config.set_resident_data(None)
     return {"history": {k: [float(v).hex() for v in vs] for k, vs in history.items()},
             "weights": [np.asarray(w).tobytes().hex() for w in model.get_weights()],
-            "placed": list(PLACED), "calls": list(CALLS), "probe": sorted(set(SEEN))}
+            "evaluate": [float(v) for v in evaluation], "predict": predictions.tolist(), "placed": list(PLACED), "calls": list(CALLS), "probe": sorted(set(SEEN))}
 
 
 if __name__ == "__main__":

@@ -24,9 +24,10 @@ def _weights(run):
 
 
 @pytest.mark.parametrize("kind", ["data", "model"])
-def test_resident_fit_under_a_distribution_matches_the_host_fit(runs, kind):
+def test_resident_fit_evaluate_predict_under_a_distribution_match_the_host_path(runs, kind):
     host, res = runs[f"{kind}-host"], runs[f"{kind}-resident"]
-    assert host["placed"] == [] and res["placed"] == [[8]]  # placed once, a replica on each of the 8 devices
+    # fit's, evaluate's and predict's arrays, each placed once, a replica on each of the 8 devices
+    assert host["placed"] == [] and res["placed"] == [[8]] * 3
     assert res["calls"] == host["calls"] == [3, 3, 1, 1] * 3  # the same calls: 2 fused of 3, then single steps
     assert res["probe"] == ["P('batch',)"]  # inside the resident loop each batch is split as the host path's
     for name in host["history"]:
@@ -36,3 +37,5 @@ def test_resident_fit_under_a_distribution_matches_the_host_fit(runs, kind):
     # steps differ as much under a distribution), within float32 rounding of these weights
     for a, b in zip(_weights(res), _weights(host)):
         np.testing.assert_allclose(a, b, rtol=0, atol=2e-7)
+    np.testing.assert_allclose(res["evaluate"], host["evaluate"], rtol=1e-6)
+    np.testing.assert_allclose(res["predict"], host["predict"], rtol=1e-5, atol=1e-6)

@@ -173,3 +173,41 @@ def test_the_setting_is_validated(monkeypatch):
         kerasish.config._env_resident()
     monkeypatch.setenv("KERASISH_RESIDENT_DATA", "0.5")
     assert kerasish.config._env_resident() == 0.5
+
+
+def _infer(fraction, *, spe=4, outputs=1):
+    """A trained two-input model's validation history, evaluate (sample weights, metrics, a short last batch) and
+    predict (one or two outputs), with the arrays resident (``fraction``) or on the host path (0)."""
+    kerasish.config.set_resident_data(fraction)
+    try:
+        kerasish.utils.set_random_seed(0)
+        x, y = _data(200, inputs=2)
+        ins = [layers.Input((5,), name=f"in{i}") for i in range(2)]
+        h = layers.Dense(8, activation="relu")(layers.Concatenate()(ins))
+        heads = [layers.Dense(3, name="a")(h)] + ([layers.Dense(2, name="b")(h)] if outputs == 2 else [])
+        model = kerasish.Model(ins, heads if outputs == 2 else heads[0])
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"], steps_per_execution=spe)
+        val = ({k: v[:120] for k, v in x.items()}, y[:120])
+        if outputs == 1:
+            history = model.fit(x, y, batch_size=16, epochs=3, verbose=0, validation_data=val).history
+            weights = np.linspace(0.2, 3.0, 200).astype("float32")
+            evaluation = model.evaluate(x, y, sample_weight=weights, batch_size=16, verbose=0, return_dict=True)
+        else:
+            history, evaluation = {}, {}
+        return history, evaluation, model.predict(x, batch_size=16, verbose=0)
+    finally:
+        kerasish.config.set_resident_data(None)
+
+
+@pytest.mark.parametrize("outputs", [1, 2])
+def test_resident_evaluate_and_predict_are_bitwise_the_host_path(outputs, placements):
+    history, evaluation, predictions = _infer(ON, outputs=outputs)
+    # fit's arrays and its validation arrays once each (not once per validation pass), then evaluate and predict
+    assert len(placements) == (4 if outputs == 1 else 1)
+    host_history, host_evaluation, host_predictions = _infer(0.0, outputs=outputs)
+    assert history == host_history and evaluation == host_evaluation  # val_loss, val_accuracy; loss, accuracy
+    for a, b in zip(np.atleast_1d(predictions) if outputs == 1 else predictions,
+                    np.atleast_1d(host_predictions) if outputs == 1 else host_predictions):
+        assert a.shape == b.shape and a.tobytes() == b.tobytes()
+    assert (predictions.shape if outputs == 1 else [p.shape for p in predictions]) == \
+        ((200, 3) if outputs == 1 else [(200, 3), (200, 2)])
