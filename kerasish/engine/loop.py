@@ -224,6 +224,7 @@ def fit(model, data, validation, *, program: Program, policy: AutoSteps, callbac
                 epochs = resume.epoch  # the run had already been stopped by a callback: nothing left
             training_logs = None
             fresh = resume is None  # the first state's accumulators serve the first epoch
+            spare = None  # the next epoch's fresh accumulators, made while this epoch's last calls run
             for epoch in range(resume.epoch if resume is not None else initial_epoch, epochs):
                 start, offset, samples = 0, 0, 0
                 if resume is not None and resume.epoch == epoch and (resume.batch > 0 or resume.offset > 0):
@@ -231,7 +232,8 @@ def fit(model, data, validation, *, program: Program, policy: AutoSteps, callbac
                     start, offset, samples = resume.batch, resume.offset, resume.samples
                     live.state = live.state._replace(metrics=resume.metrics)
                 elif not fresh:
-                    live.state = live.state._replace(metrics=jit.fresh_metrics(model))
+                    live.state = live.state._replace(metrics=spare if spare is not None else jit.fresh_metrics(model))
+                spare = None
                 fresh = False
                 if resume is not None and resume.epoch == epoch and resume.shuffle_state is not None:
                     rng.bit_generator.state = resume.shuffle_state
@@ -252,6 +254,9 @@ def fit(model, data, validation, *, program: Program, policy: AutoSteps, callbac
                 logs = run(program, calls, live, callbacks, policy,
                            start=start, guard=guard, after_call=after_call,
                            should_stop=lambda: model.stop_training)
+                if epoch + 1 < epochs:
+                    # (its program compiles in the first epoch, while the device finishes the calls, not in the second)
+                    spare = jit.fresh_metrics(model)
                 data.on_epoch_end()  # e.g. a PyDataset's hook, before validation (as Keras)
                 if logs is None:
                     warnings.warn("Your input ran out of data: training stopped.", stacklevel=3)
