@@ -33,7 +33,7 @@ import jax
 import numpy as np
 
 from kerasish import distribution as distribution_mod
-from kerasish.engine import batching, checks, prefetch, resident
+from kerasish.engine import batching, checks, prefetch, resident, staging
 from kerasish.engine.prefetch import Call
 from kerasish.errors import InputError
 from kerasish.utils.py_dataset import PyDataset
@@ -186,7 +186,8 @@ class ArrayData:
         self.shuffle = shuffle
         self.max_steps: int | None = None
         self._residable: bool | None = None
-        self._placed = None  # (maker, device arrays): the arrays placed on the device by this fit's first epoch
+        self._placed = None  # (folded, device arrays): the arrays placed on the device by this adapter
+        self._staging: staging.Staging | None = None  # fused host calls' buffers (CPU), kept across epochs
 
     @property
     def steps(self) -> int:
@@ -271,6 +272,14 @@ class ArrayData:
                 short = stop - first < size
             index = order[first:stop] if order is not None else slice(first, stop)
             local = dist.local_rows(k, size) if dist is not None else None
+            if k > 1 and stop - first == k * size and local is None and staging.enabled():
+                if self._staging is None:
+                    self._staging = staging.Staging()
+                data, slot = self._staging.gather(batching.pack_x_y_sample_weight(*source), index)
+                yield Call((batching.split_steps(data, k, size), None), k, True, stop - first,
+                           staged=(self._staging, slot))
+                step += k
+                continue
             x, y, sw = take(source, index) if local is None else batching.take_local(source, index, local, first, stop)
             if k == 1:
                 yield Call(maker.make(x, y, sw, pad_to=size, class_weighted=True), 1, False, stop - first)

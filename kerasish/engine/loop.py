@@ -128,6 +128,9 @@ def _run_calls(program, calls, box, callbacks, policy, step, guard, after_call, 
         finally:
             if guard is not None:
                 guard.critical = False
+        if call.staged is not None:
+            staging, slot = call.staged
+            staging.done(slot, _ready(state, out))  # its buffers are written again once this call has finished
         if policy.probing:
             policy.after_call(_ready(state, out), call.steps)
         if on_output is not None:

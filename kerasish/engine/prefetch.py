@@ -51,13 +51,15 @@ from kerasish.engine import batching
 
 class Call(NamedTuple):
     """One call of a jitted step: its batch, how many steps it runs, whether fused, its real rows, and whether
-    its batches are gathered on the device (``batch`` is then a :class:`kerasish.engine.resident.Placed`)."""
+    its batches are gathered on the device (``batch`` is then a :class:`kerasish.engine.resident.Placed`), and
+    where its host batch is staged (:mod:`kerasish.engine.staging`)."""
 
     batch: Any
     steps: int
     fused: bool
     rows: int
     resident: bool = False
+    staged: Any = None  # ``(staging, slot)``: the batch lies in reused host buffers, told of the call's output
 
 
 def stream_calls(batches: Iterator, policy, maker: batching.BatchMaker, pad_to: Callable[[], int | None],
