@@ -74,7 +74,7 @@ class Staging:
             if isinstance(index, slice):
                 np.copyto(buf, a[index])
             else:
-                np.take(a, index, axis=0, out=buf)
+                np.take(a, index, axis=0, out=buf, mode="clip")  # (the default mode buffers the output: a copy more)
             out.append(buf)
         self._pending[slot] = _ISSUED
         return jax.tree.unflatten(treedef, out), slot
