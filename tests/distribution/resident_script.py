@@ -9,6 +9,7 @@ os.environ["JAX_PLATFORMS"] = "cpu"
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
+from dp_script import make_distribution  # noqa: E402  (this directory: the same two distributions)
 
 import kerasish  # noqa: E402
 from kerasish import layers  # noqa: E402
@@ -37,16 +38,6 @@ def _place(original):
         return out
 
     return place
-
-
-def make_distribution(kind):
-    if kind == "data":
-        return kerasish.distribution.DataParallel()
-    mesh = kerasish.distribution.DeviceMesh((2, 4), ["batch", "model"])
-    layout = kerasish.distribution.LayoutMap(mesh)
-    layout["hidden/kernel"] = (None, "model")
-    layout["hidden/bias"] = ("model",)
-    return kerasish.distribution.ModelParallel(layout_map=layout, batch_dim_name="batch")
 
 
 def run(kind, fraction, spe):
