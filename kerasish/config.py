@@ -25,7 +25,8 @@ What each does in kerasish:
 * ``resident_data`` / ``set_resident_data`` (and ``KERASISH_RESIDENT_DATA``; kerasish additions): the largest
   fraction of the device's memory that ``fit``'s training arrays may take to be placed on the device once and
   gathered there by the fused steps (default None: 0.25 on an accelerator, 0 (off) on the CPU, where it
-  measured slower). See ``kerasish.engine.resident``.
+  measured slower; there, placing copies nothing: the arrays are read where they lie). See
+  ``kerasish.engine.resident``.
 * ``enable_unsafe_deserialization``: turns safe mode off for every later load (a ``Lambda``'s function
   must still come from ``custom_objects``: kerasish never loads code).
 """
@@ -232,7 +233,8 @@ def set_resident_data(fraction: float | None) -> None:
     there (the epoch's shuffled order too) instead of gathering on the host and transferring every call. 0 turns
     it off; None (the default) is 0.25 on an accelerator and 0 on the CPU (there XLA's gather inside the
     loop measured slower than NumPy's, which JAX's asynchronous dispatch overlaps with the steps: the tiny
-    MLP at 0.85-0.9x). Also settable with ``KERASISH_RESIDENT_DATA``. A kerasish addition; see
+    MLP at 0.85-0.9x). On the CPU, placing copies nothing: the arrays are read where they lie
+    (``kerasish.engine.in_place``). Also settable with ``KERASISH_RESIDENT_DATA``. A kerasish addition; see
     ``kerasish.engine.resident``.
 
     Raises:

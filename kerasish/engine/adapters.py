@@ -33,7 +33,7 @@ import jax
 import numpy as np
 
 from kerasish import distribution as distribution_mod
-from kerasish.engine import batching, checks, prefetch, resident, staging
+from kerasish.engine import batching, checks, in_place, prefetch, resident, staging
 from kerasish.engine.prefetch import Call
 from kerasish.errors import InputError
 from kerasish.utils.py_dataset import PyDataset
@@ -273,6 +273,12 @@ class ArrayData:
             index = order[first:stop] if order is not None else slice(first, stop)
             local = dist.local_rows(k, size) if dist is not None else None
             if k > 1 and stop - first == k * size and local is None and staging.enabled():
+                views = None if order is not None else in_place.windows(
+                    batching.pack_x_y_sample_weight(*source), first, stop, (k, size))
+                if views is not None:  # rows in order: the call reads them where they lie (no copy)
+                    yield Call((views, None), k, True, stop - first)
+                    step += k
+                    continue
                 if self._staging is None:
                     self._staging = staging.Staging()
                 data, slot = self._staging.gather(batching.pack_x_y_sample_weight(*source), index)

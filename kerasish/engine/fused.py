@@ -25,6 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from kerasish.engine import in_place
+
 
 def make_multi_step(step_fn):
     """``(state, stacked_batches) -> (state, stacked_logs)``: ``step_fn`` over k stacked batches in one call.
@@ -37,16 +39,10 @@ def make_multi_step(step_fn):
 
     def multi_step(state, batches):
         data, mask = batches
-        k = jax.tree.leaves(data)[0].shape[0]
-
-        size = jax.tree.leaves(data)[0].shape[1]
-
-        def batch(i):  # a gather, as a resident call's: a slice fused into the step could sum in another order
-            rows = i * size + jnp.arange(size)
-            return jax.tree.map(lambda a: jnp.take(a.reshape((-1,) + a.shape[2:]), rows, axis=0, mode="clip"),
-                                (data, mask))
-
-        return step_loop(step_fn, state, batch, k, k)
+        k, size = jax.tree.leaves(data, is_leaf=in_place.is_in_place)[0].shape[:2]
+        # a gather (or a view's slice, behind a barrier), as a resident call's: a slice fused into the step could sum
+        # in another order
+        return step_loop(step_fn, state, lambda i: in_place.batch((data, mask), i, size), k, k)
 
     return multi_step
 
@@ -55,6 +51,9 @@ def make_multi_predict(predict_fn):
     """``(state, stacked_batches) -> stacked_y``: ``predict_fn`` mapped over k stacked batches in one call."""
 
     def multi_predict(state, batches):
+        if in_place.has_views(batches):  # the k batches are views of the caller's arrays (CPU)
+            k, size = jax.tree.leaves(batches, is_leaf=in_place.is_in_place)[0].shape[:2]
+            return jax.lax.map(lambda i: predict_fn(state, in_place.batch(batches, i, size)), jnp.arange(k))
         return jax.lax.map(lambda batch: predict_fn(state, batch), batches)
 
     return multi_predict

@@ -13,7 +13,12 @@ jitted loop of ``count`` steps, each gathering its batch's rows ``order[first + 
 the device and running the same step function as the host path. ``count`` is a traced value, so one
 compiled program serves every call length: the probe's calls, and the long ones that follow it.
 ``evaluate`` and ``predict`` run the same loop over their test and predict steps, in order; their arrays are placed
-once per call (a caller may change an array between calls), fit's validation arrays once per fit.
+once per call (a caller may change an array between calls), fit's validation arrays once per fit. Arrays read in
+order (no shuffling, one device) need no order vector: each batch is one run of rows, sliced.
+
+On the CPU (one process, no distribution), when asked for, placing copies nothing: each array is read where it lies
+(:mod:`kerasish.engine.in_place`). There, even without this module, the host path's fused calls over arrays read in
+order take views of the rows they need rather than copies.
 
 Under a distribution (one process), each device holds a replica of the arrays (the budget is each device's) and
 gathers its own rows of every batch, sharded as the host path's batches are: the same rows reach the same device.
@@ -36,6 +41,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
+
+from kerasish.engine import in_place as in_place_mod
+from kerasish.engine import staging
 
 DEFAULT_FRACTION = 0.25  # on an accelerator (the CPU's default is 0: see above)
 LONG_CALL_FACTOR = 32  # an "auto" resident call runs at most this many times the probe's k
@@ -101,12 +109,33 @@ def _layout():
 
 def place(tree):
     """``tree``'s arrays on the device (one transfer each); under a distribution, a replica on each of its devices,
-    so that every device gathers its rows of a batch from its own memory."""
+    so that every device gathers its rows of a batch from its own memory. On the CPU (one process, no
+    distribution) no copy: each array is read where it lies (:class:`kerasish.engine.in_place.InPlace`)."""
+    if staging.enabled():
+        return jax.tree.map(in_place_mod.whole, tree)
     return jax.device_put(tree, _layout())
 
 
-def order_on_device(order: np.ndarray | None, n: int) -> jax.Array:
-    """The epoch's order as an int32 device vector (``arange(n)`` when not shuffled), placed as the arrays are."""
+def take_block(arrays, start, size: int):
+    """Rows ``start .. start + size`` of every placed array of ``arrays``: a slice of each array read in place
+    (:meth:`~kerasish.engine.in_place.InPlace.block`), a gather of the others (as the host path's fused calls gather,
+    so that the step compiles alike)."""
+    rows = start + jnp.arange(size, dtype=jnp.int32)
+    return jax.tree.map(lambda a: a.block(start, size) if in_place_mod.is_in_place(a)
+                        else jnp.take(a, rows, axis=0, mode="clip"), arrays, is_leaf=in_place_mod.is_in_place)
+
+
+def take_rows(arrays, rows):
+    """The rows ``rows`` of every placed array of ``arrays``."""
+    return jax.tree.map(lambda a: a.rows(rows) if in_place_mod.is_in_place(a) else jnp.take(a, rows, axis=0, mode="clip"),
+                        arrays, is_leaf=in_place_mod.is_in_place)
+
+
+def order_on_device(order: np.ndarray | None, n: int) -> jax.Array | None:
+    """The epoch's order as an int32 device vector, placed as the arrays are; when not shuffled, ``None`` on one
+    device (each batch is then one run of rows: :func:`take_block`), ``arange(n)`` under a distribution."""
+    if order is None and _layout() is None:
+        return None
     return jax.device_put(np.arange(n, dtype=np.int32) if order is None else order.astype(np.int32), _layout())
 
 
@@ -144,10 +173,12 @@ def make_resident(step, dist=None, state_shardings=None, donate: bool = True):
 
     def loop(state, arrays, order, first, count, size: int, capacity: int):
         def batch(i):
+            if order is None:  # not shuffled, one device: the batch's rows are one slice of each array
+                return take_block(arrays, first + i * size, size), None
             rows = jax.lax.dynamic_slice(order, (first + i * size,), (size,))
             if dist is not None:  # each device gathers its own rows
                 rows = jax.lax.with_sharding_constraint(rows, NamedSharding(dist.mesh, PartitionSpec(dist.batch_dim_name)))
-            data = jax.tree.map(lambda a: jnp.take(a, rows, axis=0, mode="clip"), arrays)
+            data = take_rows(arrays, rows)
             if dist is not None:
                 data = jax.lax.with_sharding_constraint(data, dist.batch_sharding())
             return data, None

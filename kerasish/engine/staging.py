@@ -13,7 +13,9 @@ output back (:meth:`Staging.done`), and the gather for the call ``SLOTS`` later 
 long finished: calls run in order). A slot whose call was never handed back (a consumer running ahead of the
 loop) is not reused: that gather gets new memory. Only fused calls are staged: their outputs are new arrays (a scan's or a
 map's), never the input itself, which a single step of an identity model could forward as its output.
-Off on accelerators (their transfers copy anyway), under a distribution and with several processes.
+Off on accelerators (their transfers copy anyway), under a distribution and with several processes. Calls over
+arrays read in order (evaluate, predict, validation, an unshuffled fit) need no buffer at all: they read the rows
+where they lie (:mod:`kerasish.engine.in_place`); the ring serves shuffled rows.
 """
 
 from __future__ import annotations
