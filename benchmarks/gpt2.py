@@ -16,8 +16,9 @@ nanoGPT does): 124,475,904 parameters (124,439,808 unpadded). ``tiny`` (vocab 25
 Training: synthetic tokens drawn uniformly from a fixed NumPy seed, ``x = tokens[:, :-1]``,
 ``y = tokens[:, 1:]``, sparse categorical crossentropy from logits (float32), mixed bfloat16 (float32
 weights), AdamW (lr 6e-4 after a linear warmup over the first 10% of the steps from 0, cosine decay to
-6e-5, betas 0.9/0.95, epsilon 1e-8, weight decay 0.1 on every weight: kerasish has no
-``exclude_from_weight_decay``, so the twin decays every weight too).
+6e-5, betas 0.9/0.95, epsilon 1e-8, weight decay 0.1 on the matrices and embeddings only, as nanoGPT: kerasish
+excludes the biases and LayerNorm scales and offsets by name (``exclude_from_weight_decay(var_names=["bias",
+"gamma", "beta"])``), the twin by an optax mask of the parameters with two or more dimensions).
 
 * ``kerasish``: a functional ``kerasish.Model`` of plain layers (``ReversibleEmbedding``,
   ``LayerNormalization``, ``MultiHeadAttention(...)(x, x, use_causal_mask=True)``, ``Dense``, ``ops.gelu``)
@@ -187,6 +188,7 @@ def compile_kerasish(model, total_steps: int) -> None:
                                                    warmup_steps=warmup)
     optimizer = kerasish.optimizers.AdamW(lr, weight_decay=WEIGHT_DECAY, beta_1=BETAS[0], beta_2=BETAS[1],
                                           epsilon=EPSILON)
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])  # biases, LayerNorm (nanoGPT's rule)
     model.compile(optimizer=optimizer, loss=kerasish.losses.SparseCategoricalCrossentropy(from_logits=True))
 
 
@@ -278,7 +280,8 @@ def train_nnx(cfg: GPTConfig, x, y, batch: int, epochs: int, attention: str | No
     steps = x.shape[0] // batch
     warmup, decay = schedule_steps(epochs * steps)
     lr = optax.warmup_cosine_decay_schedule(0.0, PEAK_LR, warmup, warmup + decay, PEAK_LR * FINAL_FRACTION)
-    tx = optax.adamw(lr, b1=BETAS[0], b2=BETAS[1], eps=EPSILON, weight_decay=WEIGHT_DECAY)
+    decays = lambda tree: jax.tree.map(lambda p: p.ndim >= 2, tree)  # matrices and embeddings (nanoGPT's rule)
+    tx = optax.adamw(lr, b1=BETAS[0], b2=BETAS[1], eps=EPSILON, weight_decay=WEIGHT_DECAY, mask=decays)
     params = nnx.to_pure_dict(params)
     opt_state = tx.init(params)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -160,12 +161,14 @@ class Optimizer:
         self.clipvalue = clipvalue
         self.global_clipnorm = global_clipnorm
         self.name = name if name is not None else self._default_name
+        self._decay_excluded: tuple[set, re.Pattern | None] = (set(), None)
         self._init_variables()
 
     def _init_variables(self) -> None:
         self._variables: list[Variable] = []
         self._treedef = None
         self._optax = None
+        self._decay_mask: list[bool] | None = None  # per weight of the build, whether it decays (None: all)
         self._var_ids: tuple = ()
         self._var_shapes: list = []
         self._constraints: list = []
@@ -237,10 +240,47 @@ class Optimizer:
         rule = self._update_rule(learning_rate)
         if self.weight_decay is None:
             return optax.chain(*self._clipping(), rule)
+        mask = self._decay_mask
         if self._rule_reads_params:
-            return optax.chain(*self._clipping(), _decay_before(rule, self.weight_decay, learning_rate))
+            return optax.chain(*self._clipping(), _decay_before(rule, self.weight_decay, learning_rate, mask))
         # A rule that does not read the parameters gives the same step when the decay is added after it.
-        return optax.chain(*self._clipping(), rule, _add_weight_decay(self.weight_decay, learning_rate))
+        return optax.chain(*self._clipping(), rule, _add_weight_decay(self.weight_decay, learning_rate, mask))
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
+        """Keep some weights out of the weight decay (Keras's method): those of ``var_list``, and those whose
+        name (``variable.name``, as ``"bias"`` or ``"gamma"``) contains a match of any of ``var_names`` (regular
+        expressions, searched as Keras does: ``var_names=["bias"]`` excludes every bias). Each call replaces the
+        last one's exclusions.
+
+        Call it before the optimizer is built (``fit`` builds it at its first step). The exclusions apply to the
+        weights the optimizer is built for; a bare ``to_optax()`` transformation, which knows no weights,
+        decays every parameter.
+
+        Raises:
+            ConfigError: once the optimizer is built; for ``var_names`` that are not strings or not valid
+                regular expressions.
+        """
+        if self.built:
+            raise ConfigError(f"Optimizer {self.name!r}: exclude_from_weight_decay() can only be configured before "
+                              "the optimizer is built (fit builds it at its first step).")
+        names = list(var_names or [])
+        if not all(isinstance(n, str) for n in names):
+            raise ConfigError(f"exclude_from_weight_decay: var_names must be strings, got {var_names!r}.")
+        try:
+            pattern = re.compile("|".join(sorted(set(names)))) if names else None
+        except re.error as err:
+            raise ConfigError(f"exclude_from_weight_decay: var_names {names!r} are not valid regular expressions: "
+                              f"{err}.") from None
+        self._decay_excluded = ({id(v) for v in var_list or []}, pattern)
+
+    def _uses_weight_decay(self, variable) -> bool:
+        """Whether ``variable`` (a weight the optimizer is built for) decays: not excluded by
+        :meth:`exclude_from_weight_decay`."""
+        ids, pattern = self._decay_excluded
+        if id(variable) in ids:
+            return False
+        name = getattr(variable, "name", None)
+        return not (pattern is not None and isinstance(name, str) and pattern.search(name) is not None)
 
     def to_optax(self) -> optax.GradientTransformationExtraArgs:
         """The optax transformation: clipping, update rule, weight decay, learning rate.
@@ -264,6 +304,8 @@ class Optimizer:
         another list, starts a fresh state.
         """
         var_list = list(var_list)
+        decays = [self._uses_weight_decay(v) for v in var_list]
+        self._decay_mask = None if all(decays) else decays
         tx = self.to_optax()
         values = [v.value if isinstance(v, Variable) else jnp.asarray(v) for v in var_list]
         # One jitted program: tx.init run eagerly would dispatch (and compile) one small program per leaf.

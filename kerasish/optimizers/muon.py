@@ -63,7 +63,9 @@ def _muon_rule(learning_rate, use_adam: list[bool], opt: Muon) -> optax.Gradient
         count = optax.safe_increment(state.count)
         lr = jnp.asarray(learning_rate)
         out, new_m, new_v = [], [], []
-        for g, m, v, w, adam in zip(grads, moms, vels, values, use_adam):
+        mask = opt._decay_mask  # (exclude_from_weight_decay: per weight of the build)
+        decays = mask if mask is not None and len(mask) == len(grads) else [True] * len(grads)
+        for g, m, v, w, adam, decay in zip(grads, moms, vels, values, use_adam, decays):
             if adam:
                 dtype = w.dtype if w is not None else g.dtype
                 t = count.astype(dtype)
@@ -84,7 +86,7 @@ def _muon_rule(learning_rate, use_adam: list[bool], opt: Muon) -> optax.Gradient
                     step = step * jnp.sqrt(jnp.maximum(step.shape[0], step.shape[1])) * opt.rms_rate
                 step = -step.astype(g.dtype)
                 rate = opt.weight_decay
-            if rate is not None:
+            if rate is not None and decay:
                 if w is None:
                     raise ConfigError("Muon with weight decay reads the parameters: pass params to update().")
                 step = step - w * jnp.asarray(rate, w.dtype) * lr.astype(w.dtype)

@@ -52,31 +52,46 @@ def _scale_by_learning_rate(learning_rate: jax.Array) -> optax.GradientTransform
     return optax.stateless_with_tree_map(lambda g, _: g * jnp.asarray(-learning_rate).astype(g.dtype))
 
 
-def _add_weight_decay(weight_decay: float, learning_rate: jax.Array) -> optax.GradientTransformation:
+def _add_weight_decay(weight_decay: float, learning_rate: jax.Array, mask: list | None = None
+                      ) -> optax.GradientTransformation:
     """Adds Keras's decoupled weight decay, ``-param * weight_decay * learning_rate``.
 
     ``optax.add_decayed_weights(-weight_decay * learning_rate)``, computed in
     each parameter's dtype. It sits after the learning-rate scaling, since it
-    is scaled by the rate but must not go through momentum.
+    is scaled by the rate but must not go through momentum. ``mask``: for a list of
+    parameters, whether each decays (None: all do).
     """
 
     def decay(u, p):
         return u - p * jnp.asarray(weight_decay, p.dtype) * jnp.asarray(learning_rate).astype(p.dtype)
 
-    return optax.stateless_with_tree_map(decay)
+    if mask is None:
+        return optax.stateless_with_tree_map(decay)
+
+    def update_fn(updates, state, params=None):
+        if params is None:
+            raise ConfigError("Weight decay reads the parameters: pass params to update().")
+        return [decay(u, p) if m else u for u, p, m in zip(updates, params, mask, strict=True)], state
+
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
 
 
-def _decay_before(rule: optax.GradientTransformation, weight_decay, learning_rate) -> optax.GradientTransformation:
+def _decay_before(rule: optax.GradientTransformation, weight_decay, learning_rate, mask: list | None = None
+                  ) -> optax.GradientTransformation:
     """``rule`` applied to parameters already decayed by Keras's ``param -= param · weight_decay · lr``.
 
     For rules that read the parameters (Lamb, Ftrl, Adafactor, ScheduleFreeAdamW): Keras decays the
     variables first and runs the rule on the decayed values. The returned update is the decay plus the
-    rule's update, both relative to the undecayed parameters.
+    rule's update, both relative to the undecayed parameters. ``mask``: for a list of parameters, whether
+    each decays (None: all do).
     """
 
     def decayed(params):
         rate = jnp.asarray(learning_rate)
-        return jax.tree.map(lambda p: p - p * jnp.asarray(weight_decay, p.dtype) * rate.astype(p.dtype), params)
+        one = lambda p: p - p * jnp.asarray(weight_decay, p.dtype) * rate.astype(p.dtype)
+        if mask is None:
+            return jax.tree.map(one, params)
+        return [one(p) if m else p for p, m in zip(params, mask, strict=True)]
 
     def update_fn(updates, state, params=None):
         if params is None:

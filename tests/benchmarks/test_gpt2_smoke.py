@@ -21,6 +21,20 @@ def _count_by_hand(vocab, context, layers, width):
     return embeddings + layers * (2 * layer_norm + attention + mlp) + layer_norm
 
 
+def test_weight_decay_reaches_the_matrices_and_embeddings_only_as_in_the_twin():
+    model = gpt2.build_kerasish(TINY)
+    gpt2.compile_kerasish(model, total_steps=10)
+    model.optimizer.build(model.trainable_variables)
+    ours = sum(int(np.prod(v.shape)) for v, decays in zip(model.trainable_variables, model.optimizer._decay_mask)
+               if decays)
+    from flax import nnx
+
+    twin = jax.tree.leaves(nnx.state(gpt2.build_nnx(TINY), nnx.Param))
+    theirs = sum(int(p.size) for p in twin if p.ndim >= 2)  # the twin's optax mask
+    assert ours == theirs  # the same weights decay: matrices and embeddings (MultiHeadAttention's biases are 2-D)
+    assert 0 < ours < model.count_params()
+
+
 def test_parameter_counts_agree_with_the_formula_and_the_twin():
     model = gpt2.build_kerasish(TINY)
     expected = _count_by_hand(256, 64, 2, 64)
