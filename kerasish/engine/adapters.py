@@ -273,14 +273,12 @@ class ArrayData:
             index = order[first:stop] if order is not None else slice(first, stop)
             local = dist.local_rows(k, size) if dist is not None else None
             if k > 1 and stop - first == k * size and local is None and staging.enabled():
-                if order is None:  # rows in order: the call reads them where they lie (no copy)
-                    count = in_place.call_steps(k, min(full - step, policy.call_steps))
-                    views = in_place.windows(batching.pack_x_y_sample_weight(*source), first,
-                                             first + count * size, (count, size))
-                    if views is not None:
-                        yield Call((views, None), count, True, count * size)
-                        step += count
-                        continue
+                views = None if order is not None else in_place.windows(
+                    batching.pack_x_y_sample_weight(*source), first, stop, (k, size))
+                if views is not None:  # rows in order: the call reads them where they lie (no copy)
+                    yield Call((views, None), k, True, stop - first)
+                    step += k
+                    continue
                 if self._staging is None:
                     self._staging = staging.Staging()
                 data, slot = self._staging.gather(batching.pack_x_y_sample_weight(*source), index)

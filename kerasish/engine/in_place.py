@@ -14,14 +14,12 @@ alive, and is never written: JAX's buffers are immutable, and no program that ta
 Two users (CPU, one process, no distribution):
 
 * **Fused host calls over arrays read in order** (``evaluate``, ``predict``, validation, an unshuffled ``fit``):
-  a call's batches are one contiguous run of rows, so the call takes a view of them (:func:`windows`) instead
-  of a copy into a staging buffer (:mod:`kerasish.engine.staging`). Once ``"auto"`` has chosen to fuse, a call
-  runs the largest power of two of k-step chunks left (up to 32: :func:`call_steps`), since each call costs
-  about a millisecond more than its steps: a view's length, part of the compiled program, then depends only on
-  k, that power, the batch size and where the run starts within a 64-byte line, so a new number of samples
-  compiles at most the few powers not yet used. Measured on 2 cores, alternating in one process, against a loop
-  over data kept on the device: the 784-512-512-10 MLP's evaluate went from 0.88-0.95x (staged) to 0.98-0.99x,
-  its predict from 0.93-0.95x to 0.98-0.99x.
+  a call's k batches are one contiguous run of rows, so the call takes a view of them (:func:`windows`) instead
+  of a copy into a staging buffer (:mod:`kerasish.engine.staging`). The view's length depends only on k, the
+  batch size and where the run starts within a 64-byte line (two lengths at most), so a new number of samples
+  compiles nothing. Measured on 2 cores, alternating in one process, against a loop over data kept on the device:
+  the 784-512-512-10 MLP's evaluate went from 0.88-0.95x (staged) to 0.98-0.99x, its predict from 0.93-0.95x to
+  0.98-0.99x.
 * **Resident data** (:mod:`kerasish.engine.resident`, when asked for on the CPU): the whole arrays placed
   without a copy.
 
@@ -119,15 +117,6 @@ def whole(a) -> InPlace | jax.Array:
         np.copyto(copy, a)
         placed = view(copy)
     return placed if placed is not None else jax.device_put(a)
-
-
-def call_steps(k: int, most: int) -> int:
-    """The steps of a call over views: ``k`` times the largest power of two of whole ``k``-step chunks within
-    ``most`` steps (at least ``k``). Once ``"auto"`` has chosen to fuse, ``most`` lets a call run many chunks
-    (:attr:`kerasish.engine.fused.AutoSteps.call_steps`), and a view's length is part of the compiled program:
-    powers of two cover any number of steps with a few calls and at most six programs (``k`` to ``32·k``)."""
-    chunks = max(1, most // k)
-    return k * (1 << (chunks.bit_length() - 1))
 
 
 def windows(tree, first: int, stop: int, lead: tuple):

@@ -14,7 +14,7 @@ import pytest
 
 import kerasish
 from kerasish import layers
-from kerasish.engine import fused, in_place, resident, staging
+from kerasish.engine import in_place, resident, staging
 
 
 def _at(shift: int, shape=(37, 5), dtype="float32", seed=0):
@@ -155,33 +155,3 @@ def test_nothing_is_kept_across_calls_an_array_changed_between_them_is_read_anew
     np.testing.assert_allclose(second - model.layers[-1].bias.numpy(), 2 * (first - model.layers[-1].bias.numpy()),
                                rtol=1e-5, atol=1e-4)
     assert model.evaluate(x, y, batch_size=16, verbose=0) == pytest.approx(float(np.mean(second ** 2)), rel=1e-5)
-
-
-def test_once_auto_fuses_a_call_runs_the_largest_power_of_two_of_k_step_chunks_left():
-    assert [in_place.call_steps(4, most) for most in (1, 4, 7, 8, 12, 16, 127, 128)] == [4, 4, 4, 8, 8, 16, 64, 128]
-
-
-def test_long_calls_over_views_are_bitwise_the_copying_path_and_new_sizes_reuse_their_programs(views, monkeypatch):
-    from .test_compilation import COUNTER
-
-    kerasish.utils.set_random_seed(0)
-    model = kerasish.Sequential([layers.Input((5,)), layers.Dense(8, activation="relu"), layers.Dense(3)])
-    model.compile(loss="mse", steps_per_execution="auto")
-    # "auto" decided on fusing k=4 (what a remembered decision gives): calls may then run up to 32·k steps
-    monkeypatch.setattr(model, "_policy", lambda *args, **kwargs: fused.AutoSteps(fixed=4, auto=True))
-    x = _at(20, shape=(16 * 29 + 5, 5))  # 29 full batches of 16 and a short one
-    monkeypatch.setattr(in_place, "ENABLED", False)
-    expected = model.predict(x, batch_size=16, verbose=0)
-    monkeypatch.setattr(in_place, "ENABLED", True)
-    got = model.predict(x, batch_size=16, verbose=0)
-    assert got.tobytes() == expected.tobytes()
-    assert [lead for *_, lead, _ in views] == [(16, 16), (8, 16), (4, 16)]  # 7 chunks of 4: 4 + 2 + 1
-    views.clear()
-    COUNTER.count, COUNTER.active = 0, True
-    try:
-        for n in (16 * 15, 16 * 13 + 3, 16 * 4):  # 3 chunks, 3 chunks, 1 chunk: programs already compiled
-            assert model.predict(x[:n], batch_size=16, verbose=0).shape == (n, 3)
-    finally:
-        COUNTER.active = False
-    assert COUNTER.count == 0, f"predict on other row counts compiled {COUNTER.count} program(s)"
-    assert [lead for *_, lead, _ in views] == [(8, 16), (4, 16), (8, 16), (4, 16), (4, 16)]
