@@ -18,8 +18,8 @@ Two users (CPU, one process, no distribution):
   of a copy into a staging buffer (:mod:`kerasish.engine.staging`). The view's length depends only on k, the
   batch size and where the run starts within a 64-byte line (two lengths at most), so a new number of samples
   compiles nothing. Measured on 2 cores, alternating in one process, against a loop over data kept on the device:
-  the 784-512-512-10 MLP's evaluate went from 0.88-0.95x (staged) to 0.98-0.99x, its predict from 0.93-0.95x to
-  0.98-0.99x.
+  the 784-512-512-10 MLP's evaluate went from 0.88-0.92x (staged) to 0.95-0.98x, its predict from 0.91-0.93x to
+  0.95x (4-5 rounds each); in the recorded run (``benchmarks/RESULTS.md``), evaluate 0.99x and predict 0.94x.
 * **Resident data** (:mod:`kerasish.engine.resident`, when asked for on the CPU): the whole arrays placed
   without a copy.
 
