@@ -232,6 +232,11 @@ class Optimizer:
             return [optax.clip(self.clipvalue)]
         return []
 
+    # Weights kept out of the decay (exclude_from_weight_decay): ids, and a pattern searched in names; the build's
+    # mask of which weights decay (None: all). Class defaults for wrappers that do not run __init__.
+    _decay_excluded: tuple = (frozenset(), None)
+    _decay_mask: list | None = None
+
     # Whether the update rule reads the parameters (Lamb's trust ratio, Ftrl, ...): Keras decays them
     # before the rule's step, which the rule must then see.
     _rule_reads_params = False
