@@ -58,22 +58,15 @@ def _add_weight_decay(weight_decay: float, learning_rate: jax.Array, mask: list 
 
     ``optax.add_decayed_weights(-weight_decay * learning_rate)``, computed in
     each parameter's dtype. It sits after the learning-rate scaling, since it
-    is scaled by the rate but must not go through momentum. ``mask``: for a list of
-    parameters, whether each decays (None: all do).
+    is scaled by the rate but must not go through momentum. ``mask``: a tree like the
+    parameters' of whether each decays (``optax.masked``; None: all do).
     """
 
     def decay(u, p):
         return u - p * jnp.asarray(weight_decay, p.dtype) * jnp.asarray(learning_rate).astype(p.dtype)
 
-    if mask is None:
-        return optax.stateless_with_tree_map(decay)
-
-    def update_fn(updates, state, params=None):
-        if params is None:
-            raise ConfigError("Weight decay reads the parameters: pass params to update().")
-        return [decay(u, p) if m else u for u, p, m in zip(updates, params, mask, strict=True)], state
-
-    return optax.GradientTransformation(lambda params: optax.EmptyState(), update_fn)
+    added = optax.stateless_with_tree_map(decay)
+    return added if mask is None else optax.masked(added, mask)
 
 
 def _decay_before(rule: optax.GradientTransformation, weight_decay, learning_rate, mask: list | None = None
@@ -82,8 +75,8 @@ def _decay_before(rule: optax.GradientTransformation, weight_decay, learning_rat
 
     For rules that read the parameters (Lamb, Ftrl, Adafactor, ScheduleFreeAdamW): Keras decays the
     variables first and runs the rule on the decayed values. The returned update is the decay plus the
-    rule's update, both relative to the undecayed parameters. ``mask``: for a list of parameters, whether
-    each decays (None: all do).
+    rule's update, both relative to the undecayed parameters. ``mask``: a tree like the parameters' of
+    whether each decays (None: all do).
     """
 
     def decayed(params):
@@ -91,7 +84,7 @@ def _decay_before(rule: optax.GradientTransformation, weight_decay, learning_rat
         one = lambda p: p - p * jnp.asarray(weight_decay, p.dtype) * rate.astype(p.dtype)
         if mask is None:
             return jax.tree.map(one, params)
-        return [one(p) if m else p for p, m in zip(params, mask, strict=True)]
+        return jax.tree.map(lambda p, m: one(p) if m else p, params, mask)
 
     def update_fn(updates, state, params=None):
         if params is None:
